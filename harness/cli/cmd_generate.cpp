@@ -1,0 +1,210 @@
+// bench generate: greedy decode of token ids through any backend that offers `decode`; optionally
+// writes the logits in the oracle's layout, or checks them against llama.cpp's answers.
+#include <boost/program_options.hpp>
+
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "model/gguf.h"
+#include "model/qwen2_model.h"
+#include "model/synthetic.h"
+#include "plugin/plugin_options.h"
+#include "plugin/registry.h"
+#include "verify/logits_compare.h"
+#include "workload/decode_driver.h"
+
+namespace po = boost::program_options;
+
+namespace bb::cli {
+namespace {
+
+std::vector<int32_t> parse_token_list(const std::string& text) {
+  std::vector<int32_t> out;
+  std::stringstream ss(text);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    size_t used = 0;
+    long v = 0;
+    try {
+      v = std::stol(item, &used);
+    } catch (const std::exception&) {
+      used = 0;
+    }
+    if (used != item.size() || item.empty() || v < 0 || v > INT32_MAX)
+      throw po::error("--tokens: '" + item + "' is not a token id (expected e.g. --tokens 3,17,42)");
+    out.push_back(static_cast<int32_t>(v));
+  }
+  if (out.empty()) throw po::error("--tokens: give at least one token id, e.g. --tokens 3,17,42");
+  return out;
+}
+
+}  // namespace
+
+int cmd_generate(const std::vector<std::string>& args) {
+  std::string model_path, synthetic, quant = "q4_k_m", backend = "scalar_ref", tokens_text = "3,17,42";
+  std::string logits_out, check_against;
+  uint64_t seed = 1;
+  int32_t n = 12, threads = 0, n_ctx = 0;
+  double max_nmse = -1, min_top1 = -1;
+  plugin::SearchPaths paths;
+
+  po::options_description opts(
+      "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n 12]\n"
+      "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
+      "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
+      "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
+      "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
+      "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions");
+  opts.add_options()("help,h", "this help")
+      ("model", po::value(&model_path), "a Qwen2 GGUF file")
+      ("synthetic", po::value(&synthetic), "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")
+      ("quant", po::value(&quant)->default_value(quant), "quant mix of the synthetic model")
+      ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic model")
+      ("backend", po::value(&backend)->default_value(backend), "plugin name (see bench plugins)")
+      ("tokens", po::value(&tokens_text)->default_value(tokens_text), "comma-separated prompt token ids")
+      ("n", po::value(&n)->default_value(n), "greedy tokens to generate")
+      ("ctx", po::value(&n_ctx)->default_value(0), "KV cache positions (0 = prompt + n)")
+      ("threads", po::value(&threads)->default_value(0), "backend threads (0 = the backend decides)")
+      ("logits-out", po::value(&logits_out), "write the logits JSON here")
+      ("check-against", po::value(&check_against), "an oracle *.logits.json to check against")
+      ("max-nmse", po::value(&max_nmse), "bound for --check-against (default: 5e-6 for f32/f16 models, 2e-3 otherwise)")
+      ("min-top1", po::value(&min_top1), "bound for --check-against (default: 1.0 for f32/f16, 0.85 otherwise)");
+  add_plugin_options(opts, paths);
+
+  std::vector<int32_t> prompt;
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(opts).run(), vm);
+    if (vm.count("help")) {
+      std::cout << opts << "\n";
+      return kExitOk;
+    }
+    po::notify(vm);
+    if (model_path.empty() == synthetic.empty())
+      throw po::error("give exactly one of --model FILE.gguf or --synthetic NAME");
+    if (n < 0) throw po::error("--n must be >= 0");
+    prompt = parse_token_list(tokens_text);
+  } catch (const po::error& e) {
+    std::cerr << "bench generate: " << e.what() << "\n(bench generate --help for usage)\n";
+    return kExitUsage;
+  }
+
+  model::Qwen2Model model;
+  try {
+    if (!synthetic.empty()) {
+      model::SynthOptions so;
+      so.model = synthetic;
+      so.quant = quant;
+      so.seed = seed;
+      model_path = model::ensure_synthetic_model(so);
+    }
+    model = model::load_qwen2(model_path);
+  } catch (const std::exception& e) {
+    std::cerr << "bench generate: " << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  verify::LogitsRecord oracle;
+  if (!check_against.empty()) {
+    try {
+      oracle = verify::read_logits_json(check_against);
+    } catch (const std::exception& e) {
+      std::cerr << "bench generate: " << e.what() << "\n";
+      return kExitUsage;
+    }
+    if (oracle.n_vocab != model.dims.n_vocab) {
+      std::cerr << "bench generate: " << check_against << " has n_vocab " << oracle.n_vocab << " but "
+                << model_path << " has " << model.dims.n_vocab << ": not the same model\n";
+      return kExitUsage;
+    }
+    prompt = oracle.prompt;
+    n = static_cast<int32_t>(oracle.greedy.size());
+  }
+  for (int32_t t : prompt)
+    if (t >= model.dims.n_vocab) {
+      std::cerr << "bench generate: token " << t << " is outside the vocabulary of " << model.dims.n_vocab << "\n";
+      return kExitUsage;
+    }
+
+  plugin::PluginRegistry registry;
+  registry.discover(paths);
+  auto plugin = registry.find(backend);
+  if (!plugin) {
+    std::cerr << "bench generate: backend '" << backend << "' is not available: " << registry.why_unavailable(backend)
+              << "\n(bench plugins lists what was found)\n";
+    return kExitUsage;
+  }
+
+  const int32_t positions = static_cast<int32_t>(prompt.size()) + n;
+  std::fprintf(stderr, "bench generate: %s on %s (%d layers, n_embd %d, vocab %d), %d positions\n",
+               backend.c_str(), model_path.c_str(), model.dims.n_layer, model.dims.n_embd, model.dims.n_vocab,
+               positions);
+  try {
+    workload::DecodeDriver driver(plugin, model, n_ctx > 0 ? n_ctx : positions, threads);
+    auto t0 = std::chrono::steady_clock::now();
+    auto last_print = t0;
+    auto progress = [&](int done, int total) {
+      auto now = std::chrono::steady_clock::now();
+      if (now - last_print > std::chrono::seconds(2) || done == total) {
+        double s = std::chrono::duration<double>(now - t0).count();
+        std::fprintf(stderr, "  decoded %d/%d tokens, %.3f s/token\n", done, total, s / done);
+        last_print = now;
+      }
+    };
+
+    if (!check_against.empty()) {
+      auto fed = oracle.fed_tokens();
+      std::vector<std::vector<float>> ours;
+      for (size_t p = 0; p < fed.size(); ++p) {
+        ours.push_back(driver.decode(fed[p], static_cast<int32_t>(p)));
+        progress(static_cast<int>(p) + 1, static_cast<int>(fed.size()));
+      }
+      auto agreement = verify::compare_logits(ours, oracle.fed_logits());
+      bool float_model = true;
+      for (const auto& t : model.tensors)
+        if (t.type != BB_TYPE_F32 && t.type != BB_TYPE_F16 && t.type != BB_TYPE_BF16) float_model = false;
+      if (max_nmse < 0) max_nmse = float_model ? 5e-6 : 2e-3;
+      if (min_top1 < 0) min_top1 = float_model ? 1.0 : 0.85;
+      bool pass = agreement.non_finite == 0 && agreement.nmse <= max_nmse && agreement.top1_agreement >= min_top1;
+      std::printf("check %s vs %s: %d positions, NMSE %.3g (bound %.3g), top-1 %.1f%% (bound %.1f%%), max |err| %.3g%s: %s\n",
+                  backend.c_str(), check_against.c_str(), agreement.positions, agreement.nmse, max_nmse,
+                  100 * agreement.top1_agreement, 100 * min_top1, agreement.max_abs_error,
+                  agreement.non_finite ? (", " + std::to_string(agreement.non_finite) + " non-finite").c_str() : "",
+                  pass ? "PASS" : "FAIL");
+      if (!logits_out.empty()) {
+        verify::LogitsRecord rec = oracle;
+        for (size_t p = 0; p < rec.prompt.size(); ++p) rec.prompt_logits[p] = ours[p];
+        for (size_t i = 0; i + 1 < rec.greedy.size(); ++i) rec.greedy_logits[i] = ours[rec.prompt.size() + i];
+        if (!rec.greedy.empty()) rec.greedy_logits.back() = driver.decode(rec.greedy.back(), static_cast<int32_t>(fed.size()));
+        verify::write_logits_json(rec, logits_out);
+      }
+      return pass ? kExitOk : kExitFailure;
+    }
+
+    auto rec = driver.greedy(prompt, n, progress);
+    double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("prompt:");
+    for (int32_t t : rec.prompt) std::printf(" %d", t);
+    std::printf("\ngreedy:");
+    for (int32_t t : rec.greedy) std::printf(" %d", t);
+    std::printf("\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to measure)\n",
+                positions, s, positions / s);
+    if (!logits_out.empty()) {
+      verify::write_logits_json(rec, logits_out);
+      std::printf("logits written to %s\n", logits_out.c_str());
+    }
+  } catch (const plugin::BackendError& e) {
+    std::cerr << "bench generate: " << e.what() << "\n";
+    return e.status() == BB_UNSUPPORTED || e.status() == BB_INVALID_ARGUMENT ? kExitUsage : kExitFailure;
+  } catch (const std::exception& e) {
+    std::cerr << "bench generate: " << e.what() << "\n";
+    return kExitFailure;
+  }
+  return kExitOk;
+}
+
+}  // namespace bb::cli

@@ -1,0 +1,21 @@
+// The subcommands of `bench`. Each takes the arguments after its name and returns the process
+// exit code: 0 success, 1 the command ran and found a failure, 2 a usage error (bad flag, bad
+// input file), 3 an internal error.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace bb::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+inline constexpr int kExitInternal = 3;
+
+int cmd_plugins(const std::vector<std::string>& args);
+int cmd_synth(const std::vector<std::string>& args);
+int cmd_generate(const std::vector<std::string>& args);
+int cmd_inspect(const std::vector<std::string>& args);
+
+}  // namespace bb::cli

@@ -1,0 +1,136 @@
+// An experiment: what `bench run` measures, read from a YAML file (schema: docs/CONFIG.md).
+// Loading validates everything it can without the model or the plugins; every problem is a
+// ConfigError naming file:line:column, the bad key or value and what is accepted.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "brickbench/brick_abi.h"
+#include "config/brick.h"
+#include "config/tolerance.h"
+
+namespace bb::config {
+
+// what() is the whole message: "configs/qwen1.5b.yaml:12:5: unknown brick 'qkvv'; known: ...".
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string file, int line, int column, const std::string& message);
+  const std::string& file() const { return file_; }
+  int line() const { return line_; }      // 1-based; 0 when the error has no position
+  int column() const { return column_; }  // 1-based
+ private:
+  std::string file_;
+  int line_, column_;
+};
+
+struct SyntheticModelSpec {
+  std::string model;             // a known shape name, e.g. "qwen2.5-coder-1.5b"
+  std::string quant = "q4_k_m";  // q4_k_m, q8_0, f16, f32
+  uint64_t seed = 1;
+};
+
+enum class ModelSource { Gguf, Synthetic };
+
+struct ModelSpec {
+  std::string gguf;       // as written in the config ("" = none)
+  std::string gguf_path;  // gguf resolved against the config file's directory (absolute)
+  bool gguf_found = false;
+  std::optional<SyntheticModelSpec> synthetic;
+  std::string ollama;  // Ollama tag (reserved for the Ollama comparison; kept, not used yet)
+  // Gguf when the file exists, else Synthetic (loading fails when neither is possible).
+  ModelSource source = ModelSource::Synthetic;
+};
+
+enum class Order { Interleaved, Sequential };
+enum class CacheState { Cold, Warm };
+
+struct Protocol {
+  double warmup_ms = 200;              // warm-up lasts at least this long ...
+  int64_t warmup_min_iterations = 10;  // ... and at least this many iterations
+  int64_t min_samples = 20;
+  int64_t max_samples = 500;
+  double cv_target = 0.03;           // stop sampling once CV <= this (after min_samples)
+  double max_seconds_per_cell = 20;  // wall-clock cap of one cell's sampling
+  uint64_t seed = 42;                // order of cells, inputs
+  Order order = Order::Interleaved;
+  CacheState cache = CacheState::Cold;
+  bool operator==(const Protocol&) const = default;
+};
+
+// Per-backend overrides of the protocol (unset = the protocol's value).
+struct BackendCaps {
+  std::string backend;
+  std::optional<double> warmup_ms;
+  std::optional<int64_t> warmup_min_iterations;
+  std::optional<int64_t> min_samples;
+  std::optional<int64_t> max_samples;
+  std::optional<double> cv_target;
+  std::optional<double> max_seconds_per_cell;
+  // Measured (briefly, with the caps) and used as the truth for equivalence, but never graded:
+  // no budget verdict, and its UNSTABLE cells do not fail --ci.
+  bool reference_only = false;
+};
+
+// One entry of `bricks:`. A brick expands to one cell per context (attention, layer, decode) or
+// per weight type (gemv).
+struct BrickSpec {
+  Brick brick = Brick::Copy;
+  std::optional<double> budget_us;     // per call; every brick but decode/generate
+  std::optional<double> budget_tok_s;  // decode, generate
+  std::vector<int32_t> contexts;       // attention, layer, decode: KV positions attended (default {512})
+  int32_t tokens = 0;                  // generate: tokens generated (default 64)
+  std::vector<int32_t> types;          // gemv: ggml type ids, when not all_types
+  bool all_types = false;              // gemv: every type present in the model (the default)
+  std::vector<int32_t> layers;         // weights rotated through these layers; empty = all
+  int64_t bytes = 0;                   // copy: bytes per iteration (default 256 MiB)
+  int32_t kv_type = BB_TYPE_F32;       // attention, layer, decode, generate: BB_TYPE_F32 or F16
+  int line = 0, column = 0;            // where the entry starts in the config (1-based)
+};
+
+inline constexpr int32_t kDefaultContext = 512;
+inline constexpr int32_t kDefaultGenerateTokens = 64;
+inline constexpr int64_t kDefaultCopyBytes = int64_t{256} << 20;
+
+struct Experiment {
+  std::string source;  // the config's path as given (or the display name of a string)
+  std::string name;    // default: the file name without .yaml
+  ModelSpec model;
+  std::vector<std::string> backends;  // empty = every usable plugin; else includes the reference
+  std::string reference = "scalar_ref";
+  int32_t threads = 0;  // 0 = the host decides (hardware threads)
+  Protocol protocol;
+  std::vector<BackendCaps> backend_caps;  // sorted by backend name
+  std::vector<BrickSpec> bricks;          // config order
+  std::vector<ToleranceOverride> tolerance_overrides;
+
+  // The protocol for one backend: its caps applied. A cap's max_samples below min_samples lowers
+  // min_samples to it.
+  Protocol protocol_for(const std::string& backend) const;
+  bool reference_only(const std::string& backend) const;
+  // Tolerance for a cell (weight_type: the gemv cell's type, else BB_TYPE_ANY).
+  Tolerance tolerance(Brick brick, int32_t weight_type, ToleranceClass cls) const;
+};
+
+// Reads and validates a config file. base of a relative model.gguf: the file's directory.
+Experiment load_experiment(const std::string& path);
+// The same from text (tests); display_name stands for the file in messages, relative model.gguf
+// paths resolve against base_dir ("" = the current directory).
+Experiment load_experiment_from_string(const std::string& yaml, const std::string& display_name,
+                                       const std::string& base_dir = "");
+
+// The experiment as canonical JSON: fixed key order, every default filled in, effective
+// tolerances of every brick, numbers in shortest round-trip form. Results record it verbatim.
+// Excludes where the config came from (source, resolved gguf path), so equal specs read from
+// different checkouts are equal.
+std::string canonical_json(const Experiment& e);
+// FNV-1a 64 of canonical_json, as 16 lower-case hex digits.
+std::string experiment_hash(const Experiment& e);
+
+std::string_view order_name(Order o);             // "interleaved", "sequential"
+std::string_view cache_state_name(CacheState c);  // "cold", "warm"
+
+}  // namespace bb::config

@@ -1,0 +1,240 @@
+// The canonical dump of an experiment and its hash.
+#include <rapidjson/stringbuffer.h>
+#include <rapidjson/writer.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <type_traits>
+#include <vector>
+
+#include "config/experiment.h"
+#include "model/ggml_types.h"
+
+namespace bb::config {
+namespace {
+
+using Writer = rapidjson::Writer<rapidjson::StringBuffer>;
+
+void key(Writer& w, const char* k) { w.Key(k); }
+void str(Writer& w, const std::string& s) { w.String(s.c_str(), static_cast<rapidjson::SizeType>(s.size())); }
+void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
+
+template <class T>
+void optional_number(Writer& w, const char* k, const std::optional<T>& v) {
+  if (!v) return;
+  w.Key(k);
+  if constexpr (std::is_floating_point_v<T>) {
+    w.Double(*v);
+  } else {
+    w.Int64(*v);
+  }
+}
+
+void write_tolerance(Writer& w, const Tolerance& t) {
+  w.StartObject();
+  // Unchecked metrics are written as null so the record says so explicitly.
+  auto field = [&](const char* k, const std::optional<double>& v) {
+    w.Key(k);
+    if (v) {
+      w.Double(*v);
+    } else {
+      w.Null();
+    }
+  };
+  field("max_rel", t.max_rel);
+  field("nmse", t.nmse);
+  field("top1", t.top1);
+  w.EndObject();
+}
+
+void write_classes(Writer& w, const Experiment& e, Brick brick, int32_t type) {
+  key(w, "act_q8");
+  write_tolerance(w, e.tolerance(brick, type, ToleranceClass::ActQ8));
+  key(w, "float");
+  write_tolerance(w, e.tolerance(brick, type, ToleranceClass::FloatActivations));
+}
+
+void write_experiment(Writer& w, const Experiment& e) {
+  w.StartObject();
+  key(w, "experiment_schema");
+  w.Int(1);
+  key(w, "name");
+  str(w, e.name);
+
+  key(w, "model");
+  w.StartObject();
+  key(w, "gguf");
+  if (e.model.gguf.empty()) {
+    w.Null();
+  } else {
+    str(w, e.model.gguf);
+  }
+  key(w, "ollama");
+  if (e.model.ollama.empty()) {
+    w.Null();
+  } else {
+    str(w, e.model.ollama);
+  }
+  key(w, "synthetic");
+  if (e.model.synthetic) {
+    w.StartObject();
+    key(w, "model");
+    str(w, e.model.synthetic->model);
+    key(w, "quant");
+    str(w, e.model.synthetic->quant);
+    key(w, "seed");
+    w.Uint64(e.model.synthetic->seed);
+    w.EndObject();
+  } else {
+    w.Null();
+  }
+  w.EndObject();
+
+  key(w, "backends");
+  w.StartArray();
+  for (const auto& b : e.backends) str(w, b);
+  w.EndArray();
+  key(w, "reference");
+  str(w, e.reference);
+  key(w, "threads");
+  w.Int(e.threads);
+
+  const Protocol& p = e.protocol;
+  key(w, "protocol");
+  w.StartObject();
+  key(w, "cache");
+  str(w, cache_state_name(p.cache));
+  key(w, "cv_target");
+  w.Double(p.cv_target);
+  key(w, "max_samples");
+  w.Int64(p.max_samples);
+  key(w, "max_seconds_per_cell");
+  w.Double(p.max_seconds_per_cell);
+  key(w, "min_samples");
+  w.Int64(p.min_samples);
+  key(w, "order");
+  str(w, order_name(p.order));
+  key(w, "seed");
+  w.Uint64(p.seed);
+  key(w, "warmup_min_iterations");
+  w.Int64(p.warmup_min_iterations);
+  key(w, "warmup_ms");
+  w.Double(p.warmup_ms);
+  w.EndObject();
+
+  key(w, "backend_caps");  // backend_caps is kept sorted by name
+  w.StartObject();
+  for (const BackendCaps& c : e.backend_caps) {
+    key(w, c.backend.c_str());
+    w.StartObject();
+    optional_number(w, "cv_target", c.cv_target);
+    optional_number(w, "max_samples", c.max_samples);
+    optional_number(w, "max_seconds_per_cell", c.max_seconds_per_cell);
+    optional_number(w, "min_samples", c.min_samples);
+    key(w, "reference_only");
+    w.Bool(c.reference_only);
+    optional_number(w, "warmup_min_iterations", c.warmup_min_iterations);
+    optional_number(w, "warmup_ms", c.warmup_ms);
+    w.EndObject();
+  }
+  w.EndObject();
+
+  key(w, "bricks");
+  w.StartArray();
+  for (const BrickSpec& b : e.bricks) {
+    w.StartObject();
+    key(w, "brick");
+    str(w, brick_name(b.brick));
+    optional_number(w, "budget_tok_s", b.budget_tok_s);
+    optional_number(w, "budget_us", b.budget_us);
+    if (b.brick == Brick::Copy) {
+      key(w, "bytes");
+      w.Int64(b.bytes);
+    }
+    if (brick_takes_context(b.brick)) {
+      key(w, "context");
+      w.StartArray();
+      for (int32_t c : b.contexts) w.Int(c);
+      w.EndArray();
+    }
+    if (brick_takes_kv_type(b.brick)) {
+      key(w, "kv_type");
+      str(w, bb::model::ggml_type_name(b.kv_type));
+    }
+    if (!b.layers.empty()) {
+      key(w, "layers");
+      w.StartArray();
+      for (int32_t l : b.layers) w.Int(l);
+      w.EndArray();
+    }
+    if (b.brick == Brick::Generate) {
+      key(w, "tokens");
+      w.Int(b.tokens);
+    }
+    if (b.brick == Brick::Gemv) {
+      key(w, "type");
+      if (b.all_types) {
+        str(w, std::string("all"));
+      } else {
+        w.StartArray();
+        for (int32_t t : b.types) str(w, bb::model::ggml_type_name(t));
+        w.EndArray();
+      }
+    }
+    w.EndObject();
+  }
+  w.EndArray();
+
+  // Effective tolerances of every brick (defaults included, so a changed default changes the
+  // hash), plus the per-type entries a config overrides.
+  key(w, "tolerances");
+  w.StartObject();
+  for (Brick brick : all_bricks()) {
+    key(w, std::string(brick_name(brick)).c_str());
+    w.StartObject();
+    write_classes(w, e, brick, BB_TYPE_ANY);
+    std::vector<int32_t> types;
+    for (const ToleranceOverride& o : e.tolerance_overrides)
+      if (o.brick == brick && o.weight_type != BB_TYPE_ANY &&
+          std::find(types.begin(), types.end(), o.weight_type) == types.end())
+        types.push_back(o.weight_type);
+    std::sort(types.begin(), types.end());
+    if (!types.empty()) {
+      key(w, "types");
+      w.StartObject();
+      for (int32_t t : types) {
+        key(w, bb::model::ggml_type_name(t).c_str());
+        w.StartObject();
+        write_classes(w, e, brick, t);
+        w.EndObject();
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+}  // namespace
+
+std::string canonical_json(const Experiment& e) {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  write_experiment(w, e);
+  return std::string(buf.GetString(), buf.GetSize());
+}
+
+std::string experiment_hash(const Experiment& e) {
+  const std::string text = canonical_json(e);
+  uint64_t h = 0xcbf29ce484222325ull;  // FNV-1a 64: offset basis, prime 0x100000001b3
+  for (unsigned char c : text) {
+    h ^= c;
+    h *= 0x100000001b3ull;
+  }
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
+  return hex;
+}
+
+}  // namespace bb::config

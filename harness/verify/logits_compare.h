@@ -1,0 +1,45 @@
+// Comparing logits: NMSE and top-1 agreement between a backend and a reference (another backend,
+// or llama.cpp's answers in the oracle's *.logits.json layout).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bb::verify {
+
+// The layout of ../shared/oracle/*.logits.json: logits of every prompt position, then after each
+// greedy token fed back one at a time.
+struct LogitsRecord {
+  int32_t n_vocab = 0;
+  std::vector<int32_t> prompt;
+  std::vector<std::vector<float>> prompt_logits;  // [prompt.size()][n_vocab]
+  std::vector<int32_t> greedy;
+  std::vector<std::vector<float>> greedy_logits;  // [greedy.size()][n_vocab]
+
+  // The tokens fed, position by position: prompt + greedy[:-1].
+  std::vector<int32_t> fed_tokens() const;
+  // Logits of those positions: prompt_logits + greedy_logits[:-1].
+  std::vector<std::vector<float>> fed_logits() const;
+};
+
+// Throws std::runtime_error naming the file and what is malformed.
+LogitsRecord read_logits_json(const std::string& path);
+// Atomic (temp + rename); floats printed with 9 significant digits (exact round trip).
+void write_logits_json(const LogitsRecord& record, const std::string& path);
+
+struct LogitsAgreement {
+  double nmse = 0;           // sum (x - ref)^2 / sum ref^2 over all positions
+  double max_abs_error = 0;
+  double top1_agreement = 0; // fraction of positions whose argmax agrees
+  int positions = 0;
+  int non_finite = 0;        // NaN/Inf values in the candidate
+};
+
+// Rows must match in count and width; throws std::invalid_argument otherwise.
+LogitsAgreement compare_logits(const std::vector<std::vector<float>>& candidate,
+                               const std::vector<std::vector<float>>& reference);
+
+int32_t argmax(const std::vector<float>& row);  // first index of the maximum
+
+}  // namespace bb::verify

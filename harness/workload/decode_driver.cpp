@@ -1,0 +1,80 @@
+#include "workload/decode_driver.h"
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace bb::workload {
+
+DecodeDriver::DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend, const model::Qwen2Model& model,
+                           int32_t n_ctx, int32_t n_threads)
+    : dims_(model.dims) {
+  if (!backend) throw std::invalid_argument("DecodeDriver: no backend");
+  if (!backend->supports(BB_OP_DECODE, BB_TYPE_ANY) || !backend->api()->session_create)
+    throw plugin::BackendError(BB_UNSUPPORTED,
+                               backend->info().name + ": does not offer the decode brick (no sessions)");
+  dims_.n_ctx_max = std::max<int32_t>(1, std::min(n_ctx, model.dims.n_ctx_max > 0 ? model.dims.n_ctx_max : n_ctx));
+  bb_context_args cargs{};
+  cargs.struct_size = sizeof(cargs);
+  cargs.n_threads = n_threads;
+  ctx_ = std::make_shared<plugin::Context>(backend, cargs);
+  bb_session_desc sd{};
+  sd.struct_size = sizeof(sd);
+  sd.n_tensors = static_cast<int32_t>(model.tensors.size());
+  sd.kv_type = BB_TYPE_F32;
+  sd.dims = &dims_;
+  sd.tensors = model.tensors.data();
+  session_ = std::make_unique<plugin::Session>(ctx_, sd);
+}
+
+std::vector<float> DecodeDriver::decode(int32_t token, int32_t pos) {
+  if (token < 0 || token >= dims_.n_vocab)
+    throw std::invalid_argument("token " + std::to_string(token) + " is outside the vocabulary [0, " +
+                                std::to_string(dims_.n_vocab) + ")");
+  if (pos >= dims_.n_ctx_max)
+    throw std::invalid_argument("position " + std::to_string(pos) + " exceeds the context of " +
+                                std::to_string(dims_.n_ctx_max));
+  bb_decode_args a{};
+  a.struct_size = sizeof(a);
+  a.token = token;
+  a.pos = pos;
+  a.iterations = 1;
+  a.logits = nullptr;
+  session_->decode(a);
+  // Poisoned first, so a backend that leaves entries unwritten is caught by the comparison.
+  std::vector<float> logits(static_cast<size_t>(dims_.n_vocab), std::numeric_limits<float>::quiet_NaN());
+  session_->read_logits(logits.data(), dims_.n_vocab);
+  return logits;
+}
+
+std::vector<std::vector<float>> DecodeDriver::teacher_forced(const std::vector<int32_t>& tokens) {
+  std::vector<std::vector<float>> out;
+  out.reserve(tokens.size());
+  for (size_t p = 0; p < tokens.size(); ++p) out.push_back(decode(tokens[p], static_cast<int32_t>(p)));
+  return out;
+}
+
+verify::LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, int32_t n,
+                                          const std::function<void(int, int)>& progress) {
+  if (prompt.empty()) throw std::invalid_argument("greedy decode needs at least one prompt token");
+  verify::LogitsRecord r;
+  r.n_vocab = dims_.n_vocab;
+  r.prompt = prompt;
+  const int total = static_cast<int>(prompt.size()) + n;
+  int done = 0;
+  for (size_t p = 0; p < prompt.size(); ++p) {
+    r.prompt_logits.push_back(decode(prompt[p], static_cast<int32_t>(p)));
+    if (progress) progress(++done, total);
+  }
+  const std::vector<float>* last = &r.prompt_logits.back();
+  for (int32_t i = 0; i < n; ++i) {
+    int32_t next = verify::argmax(*last);
+    r.greedy.push_back(next);
+    r.greedy_logits.push_back(decode(next, static_cast<int32_t>(prompt.size()) + i));
+    last = &r.greedy_logits.back();
+    if (progress) progress(++done, total);
+  }
+  return r;
+}
+
+}  // namespace bb::workload

@@ -1,0 +1,40 @@
+// Driving a backend's model session token by token: greedy generation and teacher-forced logits
+// (feeding a given token sequence), the two ways `bench generate` and the oracle tests use a model.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/qwen2_model.h"
+#include "plugin/backend.h"
+#include "plugin/registry.h"
+#include "verify/logits_compare.h"
+
+namespace bb::workload {
+
+// A backend's session over a whole model, with the context and plugin it needs kept alive.
+class DecodeDriver {
+ public:
+  // n_ctx: positions the KV cache must hold (clamped to the model's own context length).
+  DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend, const model::Qwen2Model& model,
+               int32_t n_ctx, int32_t n_threads = 0);
+  // Decodes `token` at `pos` and returns its logits.
+  std::vector<float> decode(int32_t token, int32_t pos);
+  // Logits after each of `tokens`, fed from position 0.
+  std::vector<std::vector<float>> teacher_forced(const std::vector<int32_t>& tokens);
+  // prompt from position 0, then n greedy tokens fed back one at a time (the oracle's layout).
+  // progress(i, n_total) is called after each decode when set.
+  verify::LogitsRecord greedy(const std::vector<int32_t>& prompt, int32_t n,
+                              const std::function<void(int, int)>& progress = {});
+  const bb_model_dims& dims() const { return dims_; }
+
+ private:
+  bb_model_dims dims_{};
+  std::shared_ptr<plugin::Context> ctx_;
+  std::unique_ptr<plugin::Session> session_;
+};
+
+}  // namespace bb::workload

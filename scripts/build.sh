@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures and builds brickbench into build/ (or $BUILD_DIR). Extra arguments go to cmake.
+# The CUDA plugin is built when nvcc is found (PATH or /usr/local/cuda), skipped otherwise.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+build_dir=${BUILD_DIR:-build}
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+cmake -S . -B "$build_dir" -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-Release}" "$@"
+cmake --build "$build_dir" -j "$(nproc)"

@@ -17,5 +17,6 @@ int cmd_plugins(const std::vector<std::string>& args);
 int cmd_synth(const std::vector<std::string>& args);
 int cmd_generate(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
+int cmd_run(const std::vector<std::string>& args);
 
 }  // namespace bb::cli

@@ -16,6 +16,7 @@ struct Command {
 };
 
 const Command kCommands[] = {
+    {"run", bb::cli::cmd_run, "measure an experiment (YAML) on every backend; write a result JSON"},
     {"plugins", bb::cli::cmd_plugins, "list the backend plugins found, or why each was rejected"},
     {"synth", bb::cli::cmd_synth, "write a synthetic Qwen2.5-Coder GGUF with the real shapes and quant mix"},
     {"inspect", bb::cli::cmd_inspect, "print a GGUF file's metadata, tensors and model description"},

@@ -1,6 +1,9 @@
 #include "workload/decode_driver.h"
 
+#include "workload/plan_workload.h"
+
 #include <algorithm>
+#include <chrono>
 #include <limits>
 #include <stdexcept>
 
@@ -75,6 +78,67 @@ verify::LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, in
     if (progress) progress(++done, total);
   }
   return r;
+}
+
+void DecodeDriver::write_kv_history(int32_t n_rows, uint64_t seed) {
+  if (n_rows <= 0) return;
+  if (!session_->can_write_kv())
+    throw plugin::BackendError(BB_UNSUPPORTED, ctx_->plugin()->info().name +
+                                                   ": has no session_write_kv, so long contexts cannot be set up");
+  const int32_t width = dims_.n_head_kv * dims_.head_dim;
+  for (int32_t layer = 0; layer < dims_.n_layer; ++layer) {
+    auto k = kv_history(seed, layer, false, n_rows, width);
+    auto v = kv_history(seed, layer, true, n_rows, width);
+    bb_kv_write_args a{};
+    a.struct_size = sizeof(a);
+    a.layer = layer;
+    a.pos_begin = 0;
+    a.n_pos = n_rows;
+    a.k = k.data();
+    a.v = v.data();
+    session_->write_kv(a);
+  }
+}
+
+double DecodeDriver::decode_timed(int32_t token, int32_t pos, int64_t iterations, double* device_seconds) {
+  bb_decode_args a{};
+  a.struct_size = sizeof(a);
+  a.token = token;
+  a.pos = pos;
+  a.iterations = iterations;
+  a.logits = nullptr;
+  auto t0 = std::chrono::steady_clock::now();
+  session_->decode(a);
+  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (device_seconds) *device_seconds = a.device_time_valid ? static_cast<double>(a.device_time_ns) * 1e-9 : -1;
+  return s;
+}
+
+std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, int32_t pos_begin, int32_t n,
+                                            double* seconds) {
+  if (prompt.empty()) throw std::invalid_argument("generate needs at least one prompt token");
+  std::vector<int32_t> out(static_cast<size_t>(n), -1);
+  auto t0 = std::chrono::steady_clock::now();
+  if (session_->can_generate()) {
+    bb_generate_args a{};
+    a.struct_size = sizeof(a);
+    a.n_prompt = static_cast<int32_t>(prompt.size());
+    a.n_generate = n;
+    a.prompt = prompt.data();
+    a.tokens_out = out.data();
+    a.pos_begin = pos_begin;
+    session_->generate(a);
+  } else {
+    std::vector<float> logits;
+    int32_t pos = pos_begin;
+    for (int32_t t : prompt) logits = decode(t, pos++);
+    for (int32_t i = 0; i < n; ++i) {
+      out[static_cast<size_t>(i)] = verify::argmax(logits);
+      if (i + 1 < n) logits = decode(out[static_cast<size_t>(i)], pos++);
+    }
+  }
+  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return out;
 }
 
 }  // namespace bb::workload

@@ -31,6 +31,17 @@ class DecodeDriver {
                               const std::function<void(int, int)>& progress = {});
   const bb_model_dims& dims() const { return dims_; }
 
+  // Benchmark use. Fills KV rows [0, n_rows) of every layer with kv_history(seed, ...) through
+  // session_write_kv; BackendError(UNSUPPORTED) when the backend has no write_kv.
+  void write_kv_history(int32_t n_rows, uint64_t seed);
+  // One timed call: `iterations` repeats of decoding `token` at `pos`; host seconds, logits stay in
+  // the session. device_seconds is set when the backend reports device time.
+  double decode_timed(int32_t token, int32_t pos, int64_t iterations, double* device_seconds = nullptr);
+  // n greedy tokens after `prompt` fed from pos_begin: session_generate when the backend has it,
+  // else decode + argmax here. Returns the tokens; *seconds = host time of the whole call.
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t pos_begin, int32_t n,
+                                double* seconds = nullptr);
+
  private:
   bb_model_dims dims_{};
   std::shared_ptr<plugin::Context> ctx_;

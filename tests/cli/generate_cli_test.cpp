@@ -1,19 +1,15 @@
 // `bench generate` as a user runs it: the real executable, its exit codes and its output files.
 #include <gtest/gtest.h>
 
-#include <sys/wait.h>
-
-#include <array>
 #include <cstdio>
 #include <cstdlib>
-#include <filesystem>
 #include <string>
 
+#include "test_util.h"
 #include "verify/logits_compare.h"
 
 namespace {
 
-const std::string kBench = BRICKBENCH_BENCH_EXE;
 const std::string kOracle = std::string(BRICKBENCH_TEST_DATA_DIR) + "/oracle/";
 
 struct Result {
@@ -22,29 +18,14 @@ struct Result {
 };
 
 Result run(const std::string& args) {
-  std::string cmd = "env -u BRICKBENCH_PLUGIN_PATH " + kBench + " " + args + " 2>&1";
-  Result r{-1, {}};
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf{};
-  size_t n;
-  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.output.append(buf.data(), n);
-  int status = pclose(p);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
-}
-
-std::filesystem::path temp_dir() {
-  auto d = std::filesystem::temp_directory_path() /
-           ("bb_generate_cli_" + std::to_string(::getpid()) + "_" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::create_directories(d);
-  return d;
+  bb::test::ScopedEnv no_env_plugins("BRICKBENCH_PLUGIN_PATH", std::nullopt);
+  auto r = bb::test::run_bench(args);
+  return {r.exit_code, r.out + r.err};
 }
 
 TEST(GenerateCli, WritesLogitsInTheOracleLayout) {
-  auto dir = temp_dir();
-  auto out = (dir / "logits.json").string();
+  bb::test::TempDir dir;
+  auto out = dir.path() + "/logits.json";
   auto r = run("generate --model " + kOracle + "tiny-a-q8_0.gguf --backend scalar_ref --tokens 3,17,42 --n 5 --logits-out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto rec = bb::verify::read_logits_json(out);
@@ -57,7 +38,6 @@ TEST(GenerateCli, WritesLogitsInTheOracleLayout) {
   EXPECT_EQ(rec.greedy[0], bb::verify::argmax(rec.prompt_logits.back()));
   for (size_t i = 1; i < rec.greedy.size(); ++i) EXPECT_EQ(rec.greedy[i], bb::verify::argmax(rec.greedy_logits[i - 1]));
   EXPECT_NE(r.output.find("greedy:"), std::string::npos);
-  std::filesystem::remove_all(dir);
 }
 
 TEST(GenerateCli, CheckAgainstOraclePassesAndExitsZero) {

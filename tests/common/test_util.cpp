@@ -9,7 +9,7 @@
 #include <sstream>
 #include <stdexcept>
 
-namespace bb::plugin::test {
+namespace bb::test {
 namespace fs = std::filesystem;
 
 std::string good_dir() { return std::string(BRICKBENCH_TEST_PLUGIN_DIR) + "/good"; }
@@ -70,4 +70,4 @@ CommandResult run_bench(const std::string& args) {
   return result;
 }
 
-}  // namespace bb::plugin::test
+}  // namespace bb::test

@@ -1,11 +1,11 @@
-// Helpers of the plugin tests: where the test plugins are, temporary directories, environment
+// Helpers shared by the tests: where the test plugins are, temporary directories, environment
 // variables set for one test, and running the real `bench`.
 #pragma once
 
 #include <optional>
 #include <string>
 
-namespace bb::plugin::test {
+namespace bb::test {
 
 std::string good_dir();  // test_plugins/good: test_good.so only
 std::string bad_dir();   // test_plugins/bad: one .so per way of being rejected
@@ -47,4 +47,4 @@ struct CommandResult {
 CommandResult run_bench(const std::string& args);
 std::string shell_quote(const std::string& s);
 
-}  // namespace bb::plugin::test
+}  // namespace bb::test

@@ -1,0 +1,145 @@
+// bench run: measure an experiment (a YAML config) on every available backend, check every backend
+// against the reference, write one result JSON, print a table.
+#include <boost/program_options.hpp>
+
+#include <csignal>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/commands.h"
+#include "config/experiment.h"
+#include "model/gguf.h"
+#include "plugin/backend.h"
+#include "plugin/plugin_options.h"
+#include "plugin/registry.h"
+#include "report/reporter.h"
+#include "run/environment.h"
+#include "run/runner.h"
+
+namespace po = boost::program_options;
+
+namespace bb::cli {
+namespace {
+
+extern "C" void on_sigint(int) {
+  plugin::request_cancel();    // async-signal-safe: the runner stops at the next cell step
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+}
+
+std::string default_out_path(const std::string& name) {
+  std::string stamp = run::utc_now_iso8601();
+  for (char& c : stamp)
+    if (c == ':') c = '-';
+  std::string safe = name;
+  for (char& c : safe)
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '_') c = '_';
+  return "results/" + safe + "-" + stamp + ".json";
+}
+
+}  // namespace
+
+int cmd_run(const std::vector<std::string>& args) {
+  std::string config_path, out, format = "console";
+  bool ci = false, quiet = false;
+  std::vector<std::string> only;
+  int32_t threads = -1;
+  int64_t bandwidth_mib = 256;
+  plugin::SearchPaths paths;
+
+  po::options_description opts(
+      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json] [--backend NAME]...\n\n"
+      "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
+      "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
+      "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
+      "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
+      "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
+      "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 interrupted\n\noptions");
+  opts.add_options()("help,h", "this help")
+      ("config", po::value(&config_path), "the experiment (YAML); also the first positional argument")
+      ("out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")
+      ("ci", po::bool_switch(&ci), "exit 1 on a budget miss, a failed equivalence or an UNSTABLE cell")
+      ("format", po::value(&format)->default_value(format), "table format on stdout: console, md, csv, json")
+      ("backend", po::value(&only), "measure only these backends (repeatable; the reference always runs)")
+      ("threads", po::value(&threads), "threads for CPU backends (default: the config's, else all cores)")
+      ("bandwidth-mib", po::value(&bandwidth_mib)->default_value(bandwidth_mib),
+       "size of the copy that measures each backend's bandwidth ceiling")
+      ("quiet,q", po::bool_switch(&quiet), "no progress lines on stderr");
+  add_plugin_options(opts, paths);
+  po::positional_options_description pos;
+  pos.add("config", 1);
+
+  std::unique_ptr<report::Reporter> reporter;
+  try {
+    po::variables_map vm;
+    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
+    if (vm.count("help")) {
+      std::cout << opts << "\n";
+      return kExitOk;
+    }
+    po::notify(vm);
+    if (config_path.empty()) throw po::error("give the experiment to run, e.g. bench run configs/smoke.yaml");
+    if (bandwidth_mib < 1) throw po::error("--bandwidth-mib must be >= 1");
+    reporter = report::make_reporter(format);
+  } catch (const std::exception& e) {
+    std::cerr << "bench run: " << e.what() << "\n(bench run --help for usage)\n";
+    return kExitUsage;
+  }
+
+  config::Experiment experiment;
+  try {
+    experiment = config::load_experiment(config_path);
+  } catch (const std::exception& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  run::RunOptions ro;
+  ro.out_path = out.empty() ? default_out_path(experiment.name) : out;
+  ro.plugin_paths = paths;
+  ro.threads = threads;
+  ro.only_backends = only;
+  ro.bandwidth_bytes = bandwidth_mib << 20;
+  ro.command_line = "bench run";
+  for (const auto& a : args) ro.command_line += " " + a;
+
+  plugin::reset_cancel();
+  std::signal(SIGINT, on_sigint);
+  report::RunResult result;
+  try {
+    result = run::run_experiment(experiment, ro, [&](const std::string& line) {
+      if (!quiet) std::cerr << line << std::endl;
+    });
+  } catch (const config::ConfigError& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const model::GgufError& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const std::exception& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return plugin::cancel_requested() ? 130 : kExitUsage;
+  }
+  std::signal(SIGINT, SIG_DFL);
+
+  reporter->report(result, std::cout);
+  std::cout.flush();
+  std::cerr << "result: " << ro.out_path << "\n";
+  if (result.state == "interrupted") {
+    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
+    return 130;
+  }
+  if (ci) {
+    auto failures = run::ci_failures(result);
+    if (!failures.empty()) {
+      std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
+      for (const auto& f : failures) std::cerr << "  " << f << "\n";
+      return kExitFailure;
+    }
+    std::cerr << "bench run --ci: pass\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace bb::cli

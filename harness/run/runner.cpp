@@ -1,0 +1,591 @@
+#include "run/runner.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+
+#include "config/brick_cost.h"
+#include "measure/protocol.h"
+#include "model/ggml_types.h"
+#include "model/qwen2_model.h"
+#include "model/synthetic.h"
+#include "plugin/backend.h"
+#include "report/result_json.h"
+#include "run/environment.h"
+#include "run/sha256.h"
+#include "verify/equivalence.h"
+#include "verify/logits_compare.h"
+#include "workload/cells.h"
+#include "workload/decode_driver.h"
+#include "workload/plan_workload.h"
+
+#ifndef BRICKBENCH_GIT_COMMIT
+#define BRICKBENCH_GIT_COMMIT "unknown"
+#endif
+
+namespace bb::run {
+namespace {
+
+using config::Brick;
+using Clock = std::chrono::steady_clock;
+
+constexpr int32_t kDecodeCheckPositions = 4;  // decode equivalence: logits of this many positions
+
+struct Backend {
+  std::string name;
+  std::shared_ptr<const plugin::LoadedPlugin> plugin;
+  std::shared_ptr<plugin::Context> ctx;
+  std::unique_ptr<workload::DecodeDriver> driver;  // made on first use
+  std::string driver_error;                        // why there is none
+  bool reference = false;
+  bool reference_only = false;
+  measure::ProtocolSettings protocol;
+  double ceiling_gbps = 0;
+};
+
+struct CellRun {
+  const workload::CellSpec* spec = nullptr;
+  Backend* backend = nullptr;
+  bool bandwidth = false;
+  std::unique_ptr<plugin::Plan> plan;
+  std::unique_ptr<measure::CellSampler> sampler;
+  int64_t weight_cursor = 0;
+  int32_t n_weight_sets = 1;
+  // outputs of the check run
+  std::vector<std::vector<float>> outputs;
+  std::vector<uint8_t> bytes;
+  std::vector<int32_t> tokens;
+  bool has_outputs = false;
+  report::Cell result;
+  size_t result_index = 0;  // into RunResult::cells
+  Clock::time_point last_progress{};
+};
+
+measure::ProtocolSettings to_settings(const config::Protocol& p) {
+  measure::ProtocolSettings s;
+  s.warmup_ms = p.warmup_ms;
+  s.warmup_min_iterations = p.warmup_min_iterations;
+  s.min_samples = p.min_samples;
+  s.max_samples = p.max_samples;
+  s.cv_target = p.cv_target;
+  s.max_seconds_per_cell = p.max_seconds_per_cell;
+  s.seed = p.seed;
+  s.order = p.order == config::Order::Sequential ? measure::SchedulingOrder::kSequential
+                                                 : measure::SchedulingOrder::kInterleaved;
+  return s;
+}
+
+report::CellStatus to_status(measure::CellStatus s) {
+  switch (s) {
+    case measure::CellStatus::kConverged: return report::CellStatus::Converged;
+    case measure::CellStatus::kUnstable: return report::CellStatus::Unstable;
+    case measure::CellStatus::kCappedSlow: return report::CellStatus::CappedSlow;
+    case measure::CellStatus::kRunning: break;
+  }
+  return report::CellStatus::Interrupted;
+}
+
+std::string fmt(const char* f, double v) {
+  char b[64];
+  std::snprintf(b, sizeof b, f, v);
+  return b;
+}
+
+std::string grade_of(double score) {
+  return score >= 90 ? "A" : score >= 80 ? "B" : score >= 70 ? "C" : score >= 60 ? "D" : "F";
+}
+
+config::ToleranceClass tolerance_class(const plugin::LoadedPlugin& p, int32_t op) {
+  for (const bb_capability& c : p.info().capabilities)
+    if (c.op == op && (c.flags & BB_CAP_ACT_Q8)) return config::ToleranceClass::ActQ8;
+  return config::ToleranceClass::FloatActivations;
+}
+
+int32_t cap_type(const workload::CellSpec& s, const model::Qwen2Model& m) {
+  if (s.brick == Brick::Gemv) return s.weight_type;
+  // Ops whose weights are model matrices: the capability is keyed by the main weight's type.
+  auto type_of = [&](const std::string& name) {
+    for (const auto& t : m.tensors)
+      if (t.name && name == t.name) return t.type;
+    return static_cast<int32_t>(BB_TYPE_ANY);
+  };
+  const std::string l = "blk." + std::to_string(s.layers.empty() ? 0 : s.layers.front()) + ".";
+  switch (s.brick) {
+    case Brick::Qkv: return type_of(l + "attn_q.weight");
+    case Brick::OProj: return type_of(l + "attn_output.weight");
+    case Brick::Ffn: return type_of(l + "ffn_gate.weight");
+    case Brick::Layer: return type_of(l + "attn_q.weight");
+    case Brick::RmsNorm: return BB_TYPE_F32;
+    default: return BB_TYPE_ANY;
+  }
+}
+
+}  // namespace
+
+report::RunResult run_experiment(const config::Experiment& e, const RunOptions& o, const ProgressSink& say) {
+  report::RunResult r;
+  r.tool_version = BRICKBENCH_VERSION;
+  r.git_commit = BRICKBENCH_GIT_COMMIT;
+  r.started_utc = utc_now_iso8601();
+  r.command_line = o.command_line;
+  r.experiment_name = e.name;
+  r.experiment_hash = config::experiment_hash(e);
+  r.experiment_json = config::canonical_json(e);
+  r.config_path = e.source;
+  r.environment = collect_environment();
+
+  auto save = [&] {
+    if (!o.out_path.empty()) report::write_result_json(r, o.out_path);
+  };
+
+  // ---- model
+  std::string model_path;
+  if (e.model.source == config::ModelSource::Gguf) {
+    model_path = e.model.gguf_path;
+  } else {
+    model::SynthOptions so;
+    so.model = e.model.synthetic->model;
+    so.quant = e.model.synthetic->quant;
+    so.seed = e.model.synthetic->seed;
+    model_path = model::ensure_synthetic_model(so);
+    r.model.synthetic_spec = so.model + " " + so.quant + " seed " + std::to_string(so.seed);
+  }
+  model::Qwen2Model m = model::load_qwen2(model_path);
+  const config::ModelTypes types = config::model_types_of(m);
+  r.model.path = model_path;
+  r.model.synthetic = m.synthetic || e.model.source == config::ModelSource::Synthetic;
+  r.model.sha256 = r.model.synthetic ? sha256_file_cached(model_path) : sha256_file(model_path);
+  if (auto n = m.file->get_string_opt("general.name")) r.model.name = *n;
+  {
+    const bb_model_dims& d = m.dims;
+    r.model.dims = {{"n_embd", std::to_string(d.n_embd)},       {"n_ff", std::to_string(d.n_ff)},
+                    {"n_layer", std::to_string(d.n_layer)},     {"n_head", std::to_string(d.n_head)},
+                    {"n_head_kv", std::to_string(d.n_head_kv)}, {"head_dim", std::to_string(d.head_dim)},
+                    {"n_vocab", std::to_string(d.n_vocab)},     {"n_ctx_max", std::to_string(d.n_ctx_max)},
+                    {"rms_eps", fmt("%g", d.rms_eps)},          {"rope_theta", fmt("%g", d.rope_theta)},
+                    {"tied_embeddings", d.tied_embeddings ? "true" : "false"}};
+    std::map<std::string, int> counts;
+    double bytes = 0;
+    for (const auto& t : m.tensors) {
+      ++counts[model::ggml_type_name(t.type)];
+      bytes += static_cast<double>(t.nbytes);
+    }
+    for (const auto& [k, v] : counts) r.model.type_counts.emplace_back(k, std::to_string(v));
+    r.model.weight_mib = bytes / (1024.0 * 1024.0);
+  }
+  say("model: " + model_path + (r.model.synthetic ? " (synthetic " + r.model.synthetic_spec + ")" : "") + ", " +
+      fmt("%.1f MiB", r.model.weight_mib));
+
+  // ---- cells (validated against the model before anything runs)
+  const std::vector<workload::CellSpec> specs = workload::expand_cells(e, m, types);
+  const workload::CellSpec bandwidth_spec = workload::bandwidth_probe_cell(o.bandwidth_bytes);
+
+  // ---- backends
+  plugin::PluginRegistry registry;
+  registry.discover(o.plugin_paths);
+  for (const auto& w : registry.warnings()) r.warnings.push_back(w);
+  std::vector<std::string> names = e.backends;
+  if (names.empty())
+    for (const auto& p : registry.usable()) names.push_back(p->info().name);
+  if (std::find(names.begin(), names.end(), e.reference) == names.end()) names.insert(names.begin(), e.reference);
+  if (!o.only_backends.empty()) {
+    std::vector<std::string> kept;
+    for (const auto& n : names)
+      if (n == e.reference ||
+          std::find(o.only_backends.begin(), o.only_backends.end(), n) != o.only_backends.end())
+        kept.push_back(n);
+    for (const auto& want : o.only_backends)
+      if (std::find(names.begin(), names.end(), want) == names.end()) kept.push_back(want);
+    names = kept;
+  }
+  const int32_t threads = o.threads >= 0 ? o.threads : e.threads;
+  if (threads > 0) plugin::set_host_threads(threads);
+
+  std::vector<std::unique_ptr<Backend>> backends;
+  for (const auto& name : names) {
+    auto p = registry.find(name);
+    if (!p) {
+      r.skipped_backends.push_back({name, registry.why_unavailable(name)});
+      say("skipping backend " + name + ": " + r.skipped_backends.back().reason);
+      continue;
+    }
+    auto b = std::make_unique<Backend>();
+    b->name = name;
+    b->plugin = p;
+    b->reference = name == e.reference;
+    b->reference_only = e.reference_only(name);
+    b->protocol = to_settings(e.protocol_for(name));
+    try {
+      bb_context_args ca{};
+      ca.struct_size = sizeof(ca);
+      ca.n_threads = threads;
+      b->ctx = std::make_shared<plugin::Context>(p, ca);
+    } catch (const std::exception& ex) {
+      r.skipped_backends.push_back({name, std::string("context creation failed: ") + ex.what()});
+      say("skipping backend " + name + ": " + r.skipped_backends.back().reason);
+      continue;
+    }
+    report::PluginRecord pr;
+    const auto& info = p->info();
+    pr.name = info.name;
+    pr.version = info.version;
+    pr.path = info.path;
+    pr.abi_major = info.abi_major;
+    pr.abi_minor = info.abi_minor;
+    pr.probe_score = info.probe_score;
+    pr.build_info = info.build_info;
+    try {
+      pr.sha256 = sha256_file(info.path);
+    } catch (const std::exception& ex) {
+      r.warnings.push_back(ex.what());
+    }
+    r.plugins.push_back(pr);
+    backends.push_back(std::move(b));
+  }
+  if (backends.empty()) throw std::runtime_error("no backend of the experiment is available (bench plugins lists what was found)");
+  // The reference runs first so every other backend's check run can be compared at once.
+  std::stable_partition(backends.begin(), backends.end(), [](const auto& b) { return b->reference; });
+  const bool have_reference = backends.front()->reference;
+  if (!have_reference) r.warnings.push_back("reference backend '" + e.reference + "' is not available: equivalence is not checked");
+
+  // ---- sessions for decode/generate, sized for the longest need
+  int32_t n_ctx = 0;
+  for (const auto& s : specs) {
+    if (s.brick == Brick::Decode) n_ctx = std::max(n_ctx, s.context + kDecodeCheckPositions);
+    if (s.brick == Brick::Generate) n_ctx = std::max(n_ctx, s.context + s.tokens);
+  }
+  n_ctx = std::min(n_ctx, m.dims.n_ctx_max);
+  auto driver_of = [&](Backend& b) -> workload::DecodeDriver* {
+    if (!b.driver && b.driver_error.empty()) {
+      try {
+        b.driver = std::make_unique<workload::DecodeDriver>(b.plugin, m, n_ctx, threads);
+      } catch (const plugin::BackendError& ex) {
+        b.driver_error = ex.what();
+      }
+    }
+    return b.driver.get();
+  };
+
+  // ---- workloads shared by every backend
+  std::map<const workload::CellSpec*, std::unique_ptr<workload::PlanWorkload>> workloads;
+  const uint64_t seed = e.protocol.seed;
+  auto workload_of = [&](const workload::CellSpec& s) -> workload::PlanWorkload& {
+    auto& w = workloads[&s];
+    if (!w) w = std::make_unique<workload::PlanWorkload>(m, s, seed);
+    return *w;
+  };
+
+  // ---- cells: (bandwidth probe + every spec) x every backend
+  std::vector<std::unique_ptr<CellRun>> cells;
+  std::map<const workload::CellSpec*, CellRun*> reference_cell;
+  for (auto& b : backends) {
+    std::vector<const workload::CellSpec*> todo = {&bandwidth_spec};
+    for (const auto& s : specs) todo.push_back(&s);
+    for (const workload::CellSpec* s : todo) {
+      auto c = std::make_unique<CellRun>();
+      c->spec = s;
+      c->backend = b.get();
+      c->bandwidth = s == &bandwidth_spec;
+      report::Cell& rc = c->result;
+      rc.id = s->id;
+      rc.brick = c->bandwidth ? "copy" : std::string(config::brick_name(s->brick));
+      rc.backend = b->name;
+      rc.shape = s->shape;
+      rc.context = s->context;
+      rc.weight_type = s->brick == Brick::Gemv ? s->weight_type : -1;
+      rc.tokens = s->tokens;
+      rc.n_weight_sets = static_cast<int32_t>(std::max<size_t>(1, s->layers.size()));
+      rc.time_source = "host";
+      rc.roofline.bytes = s->cost.bytes();
+      rc.roofline.flops = s->cost.flops;
+      if (!c->bandwidth && s->entry) {
+        if (s->entry->budget_us) {
+          rc.budget.has_budget = true;
+          rc.budget.budget_us = *s->entry->budget_us;
+        } else if (s->entry->budget_tok_s) {
+          rc.budget.has_budget = true;
+          rc.budget.budget_tok_s = *s->entry->budget_tok_s;
+          rc.budget.budget_us = 1e6 / *s->entry->budget_tok_s;
+        }
+        rc.budget.graded = !b->reference_only;
+      }
+      if (b->reference && !c->bandwidth) reference_cell[s] = c.get();
+      cells.push_back(std::move(c));
+    }
+  }
+
+  auto fail_cell = [&](CellRun& c, report::CellStatus st, const std::string& why) {
+    c.result.status = st;
+    c.result.status_reason = why;
+    say((st == report::CellStatus::Skipped ? "  skip " : "  FAIL ") + c.result.id + " on " + c.backend->name + ": " + why);
+  };
+
+  // ---- prepare: plan/session, one check run with poisoned outputs, equivalence
+  say("preparing " + std::to_string(cells.size()) + " cells on " + std::to_string(backends.size()) + " backends");
+  for (auto& cp : cells) {
+    if (plugin::cancel_requested()) break;
+    CellRun& c = *cp;
+    Backend& b = *c.backend;
+    const workload::CellSpec& s = *c.spec;
+    const int32_t op = static_cast<int32_t>(config::brick_op(s.brick));
+    try {
+      if (!b.plugin->supports(op, cap_type(s, m)) && !b.plugin->supports(op, BB_TYPE_ANY)) {
+        fail_cell(c, report::CellStatus::Skipped,
+                  b.name + " does not list (" + plugin::op_name(op) + ", " + plugin::type_name(cap_type(s, m)) + ")");
+        continue;
+      }
+      if (s.brick == Brick::Decode || s.brick == Brick::Generate) {
+        workload::DecodeDriver* drv = driver_of(b);
+        if (!drv) {
+          fail_cell(c, report::CellStatus::Skipped, b.driver_error);
+          continue;
+        }
+        const int32_t pos = s.context - 1;
+        drv->write_kv_history(pos, seed);
+        const int32_t token = static_cast<int32_t>((seed * 2654435761u + static_cast<uint64_t>(s.context)) % static_cast<uint64_t>(m.dims.n_vocab));
+        if (s.brick == Brick::Decode) {
+          for (int32_t i = 0; i < kDecodeCheckPositions && pos + i < n_ctx; ++i)
+            c.outputs.push_back(drv->decode((token + 7919 * i) % m.dims.n_vocab, pos + i));
+          c.result.samples.clear();
+          c.sampler = std::make_unique<measure::CellSampler>(
+              [drv, token, pos](int64_t it) { return drv->decode_timed(token, pos, it); }, b.protocol);
+        } else {
+          c.tokens = drv->generate({token}, pos, s.tokens);
+          const int32_t n = s.tokens;
+          c.sampler = std::make_unique<measure::CellSampler>(
+              [drv, token, pos, n](int64_t it) {
+                double total = 0;
+                for (int64_t i = 0; i < it; ++i) {
+                  double sec = 0;
+                  drv->generate({token}, pos, n, &sec);
+                  total += sec;
+                }
+                return total;
+              },
+              b.protocol);
+        }
+        c.has_outputs = true;
+      } else {
+        workload::PlanWorkload& w = workload_of(s);
+        c.plan = std::make_unique<plugin::Plan>(b.ctx, w.desc());
+        c.n_weight_sets = w.n_weight_sets();
+        c.plan->write_inputs(w.inputs());
+        bb_run_args ra{};
+        ra.struct_size = sizeof(ra);
+        ra.iterations = 1;
+        c.plan->run(ra);
+        auto out = w.poisoned_outputs();
+        c.plan->read_outputs(out.tensors);
+        if (s.brick == Brick::Copy) {
+          c.bytes = std::move(out.bytes.front());
+          // The copy is checked against its own input, whatever the reference does.
+          const auto& src = w.inputs().front();
+          const auto* p = static_cast<const uint8_t*>(src.data);
+          if (!std::equal(c.bytes.begin(), c.bytes.end(), p)) {
+            fail_cell(c, report::CellStatus::Failed, "copy output differs from its input");
+            continue;
+          }
+        } else {
+          c.outputs = std::move(out.data);
+        }
+        c.has_outputs = true;
+        plugin::Plan* plan = c.plan.get();
+        CellRun* self = &c;
+        c.sampler = std::make_unique<measure::CellSampler>(
+            [plan, self](int64_t it) {
+              bb_run_args a{};
+              a.struct_size = sizeof(a);
+              a.iterations = it;
+              a.weight_set_begin = self->weight_cursor % self->n_weight_sets;
+              self->weight_cursor += it;
+              auto t0 = Clock::now();
+              plan->run(a);
+              return std::chrono::duration<double>(Clock::now() - t0).count();
+            },
+            b.protocol);
+      }
+    } catch (const plugin::BackendError& ex) {
+      fail_cell(c, ex.status() == BB_UNSUPPORTED ? report::CellStatus::Skipped : report::CellStatus::Failed, ex.what());
+      continue;
+    } catch (const std::exception& ex) {
+      fail_cell(c, report::CellStatus::Failed, ex.what());
+      continue;
+    }
+
+    // equivalence against the reference's check run
+    report::Equivalence& eq = c.result.equivalence;
+    if (c.bandwidth || s.brick == Brick::Copy) {
+      eq.checked = true;
+      eq.pass = true;
+      eq.note = "byte-exact copy of the input";
+    } else if (b.reference) {
+      eq.note = "this is the reference";
+    } else {
+      auto it = reference_cell.find(&s);
+      CellRun* ref = it == reference_cell.end() ? nullptr : it->second;
+      if (!ref || !ref->has_outputs) {
+        eq.note = "the reference has no output for this cell";
+      } else {
+        verify::OutputComparison cmp;
+        if (s.brick == Brick::Generate) {
+          int agree = 0;
+          for (size_t i = 0; i < c.tokens.size() && i < ref->tokens.size(); ++i) agree += c.tokens[i] == ref->tokens[i];
+          cmp.values = static_cast<int64_t>(c.tokens.size());
+          cmp.top1 = ref->tokens.empty() ? 0.0 : static_cast<double>(agree) / static_cast<double>(ref->tokens.size());
+        } else {
+          cmp = verify::compare_outputs(c.outputs, ref->outputs);
+          if (s.brick == Brick::Decode) {
+            int agree = 0;
+            for (size_t i = 0; i < c.outputs.size(); ++i)
+              agree += verify::argmax(c.outputs[i]) == verify::argmax(ref->outputs[i]);
+            cmp.top1 = static_cast<double>(agree) / static_cast<double>(c.outputs.size());
+          }
+        }
+        auto cls = tolerance_class(*b.plugin, op);
+        eq = verify::judge(cmp, e.tolerance(s.brick, s.brick == Brick::Gemv ? s.weight_type : BB_TYPE_ANY, cls), cls,
+                           ref->backend->name);
+        if (!eq.pass) say("  equivalence FAIL " + c.result.id + " on " + b.name + ": " + eq.note);
+      }
+    }
+  }
+  for (auto& c : cells) {
+    c->result_index = r.cells.size();
+    r.cells.push_back(c->result);
+  }
+  save();
+
+  // ---- interleaved sampling
+  std::vector<CellRun*> runnable;
+  for (auto& c : cells)
+    if (c->sampler) runnable.push_back(c.get());
+  say("measuring " + std::to_string(runnable.size()) + " cells (" + config::order_name(e.protocol.order).data() +
+      " order, seed " + std::to_string(e.protocol.seed) + ")");
+  measure::InterleavedScheduler scheduler(runnable.size(), e.protocol.seed,
+                                          e.protocol.order == config::Order::Sequential
+                                              ? measure::SchedulingOrder::kSequential
+                                              : measure::SchedulingOrder::kInterleaved);
+  size_t finished = 0;
+  auto finish_cell = [&](CellRun& c, bool interrupted) {
+    report::Cell& rc = c.result;
+    const measure::CellSampler& smp = *c.sampler;
+    rc.status = interrupted ? report::CellStatus::Interrupted : to_status(smp.status());
+    rc.status_reason = interrupted ? "the run was interrupted before this cell finished" : smp.status_reason();
+    // The sampler's reason starts with the status ("UNSTABLE: CV ..."); the status is recorded apart.
+    const std::string prefix = std::string(report::cell_status_name(rc.status)) + ": ";
+    if (rc.status_reason.rfind(prefix, 0) == 0) rc.status_reason.erase(0, prefix.size());
+    rc.warmup_iterations = smp.warmup_iterations();
+    rc.warmup_seconds = smp.warmup_seconds();
+    rc.iterations_per_sample = smp.iterations_per_sample();
+    rc.samples = smp.samples();
+    if (c.spec->brick == Brick::Generate && c.spec->tokens > 0)  // per token
+      for (double& x : rc.samples) x /= c.spec->tokens;
+    if (!rc.samples.empty()) {
+      rc.stats = measure::compute_statistics(rc.samples, {c.backend->protocol.bootstrap_resamples,
+                                                          c.backend->protocol.confidence, c.backend->protocol.seed});
+      const double t = rc.stats.median;
+      if (c.spec->brick == Brick::Decode || c.spec->brick == Brick::Generate) rc.tok_s = 1.0 / t;
+      rc.roofline.gbps = rc.roofline.bytes / t / 1e9;
+      rc.roofline.gflops = rc.roofline.flops / t / 1e9;
+      if (c.bandwidth) c.backend->ceiling_gbps = rc.roofline.gbps;
+      if (rc.budget.has_budget) {
+        const double us = t * 1e6;
+        rc.budget.gap = us / rc.budget.budget_us;
+        rc.budget.score = 100.0 * std::min(1.0, rc.budget.budget_us / us);
+        rc.budget.grade = grade_of(rc.budget.score);
+        rc.budget.pass = rc.budget.gap <= 1.0;
+      }
+    }
+    r.cells[c.result_index] = rc;
+    ++finished;
+    say(fmt("[%3.0f%%] ", 100.0 * static_cast<double>(finished) / static_cast<double>(runnable.size())) + rc.id +
+        " on " + c.backend->name + ": " + report::cell_status_name(rc.status) + ", " + std::to_string(rc.samples.size()) +
+        " samples" + (rc.samples.empty() ? "" : fmt(", median %.4g us", rc.stats.median * 1e6)) +
+        (rc.samples.size() > 1 ? fmt(", CV %.2f%%", 100 * rc.stats.cv) : ""));
+    save();
+  };
+
+  bool interrupted = false;
+  while (!scheduler.finished() && !interrupted) {
+    for (size_t i : scheduler.next_round()) {
+      if (plugin::cancel_requested()) {
+        interrupted = true;
+        break;
+      }
+      CellRun& c = *runnable[i];
+      try {
+        c.sampler->step_for(0.005);
+      } catch (const std::exception& ex) {
+        scheduler.mark_done(i);
+        fail_cell(c, plugin::cancel_requested() ? report::CellStatus::Interrupted : report::CellStatus::Failed, ex.what());
+        c.result.samples = c.sampler->samples();
+        r.cells[c.result_index] = c.result;
+        c.sampler.reset();
+        ++finished;
+        save();
+        continue;
+      }
+      if (c.sampler->done()) {
+        scheduler.mark_done(i);
+        finish_cell(c, false);
+      } else if (Clock::now() - c.last_progress > std::chrono::duration<double>(o.progress_interval_s)) {
+        c.last_progress = Clock::now();
+        say("  " + c.result.id + " on " + c.backend->name + ": " + std::to_string(c.sampler->sample_count()) +
+            " samples" + (c.sampler->sample_count() > 1 ? fmt(", CV %.2f%%", 100 * c.sampler->current_cv()) : "") +
+            fmt(", %.1f s", c.sampler->elapsed_seconds()));
+      }
+    }
+  }
+  if (interrupted || plugin::cancel_requested()) {
+    interrupted = true;
+    for (size_t i = 0; i < runnable.size(); ++i)
+      if (!scheduler.is_done(i) && runnable[i]->sampler) finish_cell(*runnable[i], true);
+    for (auto& c : cells)
+      if (!c->sampler && !c->has_outputs && c->result.status_reason.empty()) {
+        c->result.status = report::CellStatus::Interrupted;
+        c->result.status_reason = "the run was interrupted before this cell was prepared";
+        r.cells[c->result_index] = c->result;
+      }
+  }
+
+  // ---- roofline fractions against each backend's measured ceiling
+  for (auto& c : cells) {
+    report::Cell& rc = r.cells[c->result_index];
+    rc.roofline.ceiling_gbps = c->backend->ceiling_gbps;
+    if (c->backend->ceiling_gbps > 0 && rc.roofline.gbps > 0)
+      rc.roofline.fraction_of_ceiling = rc.roofline.gbps / c->backend->ceiling_gbps;
+  }
+  r.state = interrupted ? "interrupted" : "complete";
+  r.finished_utc = utc_now_iso8601();
+  save();
+  return r;
+}
+
+std::vector<std::string> ci_failures(const report::RunResult& r) {
+  std::vector<std::string> out;
+  for (const auto& c : r.cells) {
+    const std::string where = c.id + " on " + c.backend;
+    if (c.equivalence.checked && !c.equivalence.pass) out.push_back(where + ": equivalence failed (" + c.equivalence.note + ")");
+    if (!c.budget.graded) continue;  // reference-only backends
+    switch (c.status) {
+      case report::CellStatus::Unstable:
+      case report::CellStatus::CappedSlow:
+      case report::CellStatus::Failed:
+      case report::CellStatus::Interrupted:
+        out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
+        break;
+      default:
+        break;
+    }
+    if (c.budget.has_budget && !c.samples.empty() && !c.budget.pass)
+      out.push_back(where + fmt(": over budget (x%.2f of ", c.budget.gap) + fmt("%.4g us)", c.budget.budget_us));
+  }
+  if (r.state != "complete") out.push_back("the run did not complete (" + r.state + ")");
+  return out;
+}
+
+}  // namespace bb::run

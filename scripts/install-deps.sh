@@ -5,7 +5,14 @@ set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
       libboost-dev libboost-program-options-dev libboost-filesystem-dev
-      libyaml-cpp-dev rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev)
+      libyaml-cpp-dev rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
+      chromium fonts-dejavu-core)  # headless Chromium: the HTML report test (tests/diff/html_report_test)
+# bench report inlines Chart.js installed by `npm ci` at build time (tools/report-assets): node and npm
+# from Debian, unless this machine already has them (e.g. NodeSource's nodejs, which bundles npm and
+# conflicts with Debian's npm package).
+if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do

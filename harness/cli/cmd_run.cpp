@@ -42,14 +42,14 @@ std::string default_out_path(const std::string& name) {
 
 int cmd_run(const std::vector<std::string>& args) {
   std::string config_path, out, format = "console";
-  bool ci = false, quiet = false;
-  std::vector<std::string> only;
+  bool ci = false, quiet = false, isolate = false;
+  std::vector<std::string> only, required;
   int32_t threads = -1;
   int64_t bandwidth_mib = 256;
   plugin::SearchPaths paths;
 
   po::options_description opts(
-      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json] [--backend NAME]...\n\n"
+      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] [--backend NAME]...\n\n"
       "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
       "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
       "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
@@ -60,12 +60,22 @@ int cmd_run(const std::vector<std::string>& args) {
       ("config", po::value(&config_path), "the experiment (YAML); also the first positional argument")
       ("out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")
       ("ci", po::bool_switch(&ci), "exit 1 on a budget miss, a failed equivalence or an UNSTABLE cell")
-      ("format", po::value(&format)->default_value(format), "table format on stdout: console, md, csv, json")
+      ("format", po::value(&format)->default_value(format), "table format on stdout: console, md, csv, json, gbench (Google Benchmark JSON)")
       ("backend", po::value(&only), "measure only these backends (repeatable; the reference always runs)")
+      ("require", po::value(&required),
+       "with --ci: also fail when this backend is skipped or any of its cells is skipped or failed (repeatable;"
+       " e.g. --require ollama_client when the Ollama peer must be there)")
       ("threads", po::value(&threads), "threads for CPU backends (default: the config's, else all cores)")
       ("bandwidth-mib", po::value(&bandwidth_mib)->default_value(bandwidth_mib),
        "size of the copy that measures each backend's bandwidth ceiling")
-      ("quiet,q", po::bool_switch(&quiet), "no progress lines on stderr");
+      ("quiet,q", po::bool_switch(&quiet), "no progress lines on stderr")
+      ("isolate", po::bool_switch(&isolate),
+       "run each plugin in a child process of its own (bench plugin-host): a plugin that crashes, hangs or"
+       " grows without bound loses only its own cells (CRASHED / TIMEOUT); times are taken in the child")
+      ("isolate-timeout", po::value(&paths.isolate.call_timeout_s)->default_value(paths.isolate.call_timeout_s),
+       "with --isolate: seconds one plugin call may take before its backend is killed (TIMEOUT)")
+      ("isolate-memory-mib", po::value(&paths.isolate.memory_limit_mib)->default_value(paths.isolate.memory_limit_mib),
+       "with --isolate: resident memory a plugin host may reach before it is killed (CRASHED); 0 = 3/4 of RAM");
   add_plugin_options(opts, paths);
   po::positional_options_description pos;
   pos.add("config", 1);
@@ -81,6 +91,9 @@ int cmd_run(const std::vector<std::string>& args) {
     po::notify(vm);
     if (config_path.empty()) throw po::error("give the experiment to run, e.g. bench run configs/smoke.yaml");
     if (bandwidth_mib < 1) throw po::error("--bandwidth-mib must be >= 1");
+    if (!(paths.isolate.call_timeout_s > 0)) throw po::error("--isolate-timeout must be > 0");
+    if (paths.isolate.memory_limit_mib < 0) throw po::error("--isolate-memory-mib must be >= 0");
+    paths.isolate.enabled = isolate;
     reporter = report::make_reporter(format);
   } catch (const std::exception& e) {
     std::cerr << "bench run: " << e.what() << "\n(bench run --help for usage)\n";
@@ -131,7 +144,7 @@ int cmd_run(const std::vector<std::string>& args) {
     return 130;
   }
   if (ci) {
-    auto failures = run::ci_failures(result);
+    auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci);
     if (!failures.empty()) {
       std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
       for (const auto& f : failures) std::cerr << "  " << f << "\n";

@@ -18,5 +18,10 @@ int cmd_synth(const std::vector<std::string>& args);
 int cmd_generate(const std::vector<std::string>& args);
 int cmd_inspect(const std::vector<std::string>& args);
 int cmd_run(const std::vector<std::string>& args);
+int cmd_diff(const std::vector<std::string>& args);
+int cmd_report(const std::vector<std::string>& args);
+int cmd_export(const std::vector<std::string>& args);
+// Hidden (not listed): the child process of `bench run --isolate` (plugin/isolated_plugin.h).
+int cmd_plugin_host(const std::vector<std::string>& args);
 
 }  // namespace bb::cli

@@ -17,6 +17,9 @@ struct Command {
 
 const Command kCommands[] = {
     {"run", bb::cli::cmd_run, "measure an experiment (YAML) on every backend; write a result JSON"},
+    {"diff", bb::cli::cmd_diff, "compare two result files cell by cell; exit 1 on a significant slowdown"},
+    {"report", bb::cli::cmd_report, "one self-contained HTML report of a result (and its diff to a baseline)"},
+    {"export", bb::cli::cmd_export, "convert a result file to another format (Google Benchmark JSON, ...)"},
     {"plugins", bb::cli::cmd_plugins, "list the backend plugins found, or why each was rejected"},
     {"synth", bb::cli::cmd_synth, "write a synthetic Qwen2.5-Coder GGUF with the real shapes and quant mix"},
     {"inspect", bb::cli::cmd_inspect, "print a GGUF file's metadata, tensors and model description"},
@@ -50,6 +53,7 @@ int main(int argc, char** argv) {
     return bb::cli::kExitOk;
   }
   std::vector<std::string> args(argv + 2, argv + argc);
+  if (name == "plugin-host") return bb::cli::cmd_plugin_host(args);  // hidden: bench run --isolate's child
   for (const auto& c : kCommands) {
     if (name == c.name) {
       try {

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "model/ggml_types.h"
+#include "model/ollama_models.h"
 #include "model/synthetic.h"
 
 namespace bb::config {
@@ -226,6 +227,8 @@ class Reader {
   void read_model(const YAML::Node& root, const Field* f, ModelSpec& m) const;
   void read_protocol(const Field& f, Protocol& p) const;
   void read_caps(const Field& f, std::vector<BackendCaps>& caps) const;
+  bool resolve_ollama(const Field& f, ModelSpec& m, bool required) const;
+  void read_backend_options(const Field& f, Experiment& e) const;
   BrickSpec read_brick(const YAML::Node& v, const std::string& path) const;
   void read_bricks(const Field& f, std::vector<BrickSpec>& bricks) const;
   Tolerance read_tolerance_values(const std::vector<Field>& fs, Brick brick, const std::string& path) const;
@@ -235,8 +238,9 @@ class Reader {
   fs::path base_dir_;
 };
 
-const std::vector<std::string> kTopKeys = {"name",     "model",        "backends", "reference", "threads",
-                                           "protocol", "backend_caps", "bricks",   "tolerances"};
+const std::vector<std::string> kTopKeys = {"name",     "model",        "backends",        "reference",
+                                           "threads",  "protocol",     "backend_caps",    "backend_options",
+                                           "bricks",   "tolerances"};
 
 std::vector<std::string> brick_names() {
   std::vector<std::string> out;
@@ -333,18 +337,59 @@ void Reader::read_model(const YAML::Node& root, const Field* f, ModelSpec& m) co
   }
   if (m.gguf_found) {
     m.source = ModelSource::Gguf;
+  } else if (!m.ollama.empty() && resolve_ollama(*find(fs, "ollama"), m, !m.synthetic)) {
+    m.source = ModelSource::Ollama;
   } else if (m.synthetic) {
     m.source = ModelSource::Synthetic;
   } else {
-    fail(f->value,
-         (m.ollama.empty() ? "no model: " : "model.ollama alone is not a model source yet: ") + how);
+    fail(f->value, "no model: " + how);
   }
+}
+
+// The tag's blob in Ollama's store: true when found. Not found: a ConfigError when the tag is the only
+// model source (required), else a note for the result (the run falls back to the synthetic model, so
+// Ollama and the other backends run different weights).
+bool Reader::resolve_ollama(const Field& f, ModelSpec& m, bool required) const {
+  try {
+    const bb::model::OllamaModelRef ref = bb::model::resolve_ollama_model(m.ollama);
+    m.ollama_blob_path = ref.blob_path;
+    m.ollama_digest = ref.digest;
+    return true;
+  } catch (const bb::model::OllamaModelError& ex) {
+    if (required) fail(f.value, std::string("model.ollama: ") + ex.what());
+    m.ollama_note = std::string(ex.what()) + "; using the synthetic model instead, so Ollama runs other weights than "
+                    "the other backends";
+    return false;
+  }
+}
+
+void Reader::read_backend_options(const Field& f, Experiment& e) const {
+  if (!f.value.IsMap())
+    fail(f.value, "backend_options: expected a mapping of backend name to {key: value}, got " + describe(f.value));
+  for (const auto& kv : f.value) {
+    const std::string name = backend_name(kv.first, "backend_options");
+    for (const auto& [b, _] : e.backend_options)
+      if (b == name) fail(kv.first, "backend_options: backend '" + name + "' is listed twice");
+    if (!kv.second.IsMap())
+      fail(kv.second, "backend_options." + name + ": expected a mapping of option to value, got " + describe(kv.second));
+    std::vector<std::pair<std::string, std::string>> opts;
+    for (const auto& o : kv.second) {
+      const std::string key = text(o.first, "backend_options." + name, "an option name");
+      if (!o.second.IsScalar())
+        fail(o.second, "backend_options." + name + "." + key + ": expected a scalar (text or number), got " +
+                           describe(o.second));
+      opts.emplace_back(key, o.second.Scalar());
+    }
+    e.backend_options.emplace_back(name, std::move(opts));
+  }
+  std::sort(e.backend_options.begin(), e.backend_options.end(),
+            [](const auto& a, const auto& b) { return a.first < b.first; });
 }
 
 void Reader::read_protocol(const Field& f, Protocol& p) const {
   auto fs = fields(f.value, "protocol",
                    {"warmup_ms", "warmup_min_iterations", "min_samples", "max_samples", "cv_target",
-                    "max_seconds_per_cell", "seed", "order", "cache"});
+                    "max_seconds_per_cell", "seed", "order", "cache", "unstable_fails_ci"});
   for (const Field& x : fs) {
     const std::string path = "protocol." + x.key;
     if (x.key == "warmup_ms")
@@ -364,6 +409,7 @@ void Reader::read_protocol(const Field& f, Protocol& p) const {
                                                                                      : Order::Interleaved;
     if (x.key == "cache")
       p.cache = one_of(x.value, path, {"cold", "warm"}) == "warm" ? CacheState::Warm : CacheState::Cold;
+    if (x.key == "unstable_fails_ci") p.unstable_fails_ci = boolean(x.value, path);
   }
   if (p.max_samples < p.min_samples) {
     const Field* at = find(fs, "max_samples");
@@ -635,6 +681,7 @@ Experiment Reader::read(const YAML::Node& root) {
         integer(f->value, "threads", 0, 4096, "an integer >= 0 (0 = all hardware threads)"));
   if (const Field* f = find(fs, "protocol")) read_protocol(*f, e.protocol);
   if (const Field* f = find(fs, "backend_caps")) read_caps(*f, e.backend_caps);
+  if (const Field* f = find(fs, "backend_options")) read_backend_options(*f, e);
   if (const Field* f = find(fs, "bricks")) {
     read_bricks(*f, e.bricks);
   } else {

@@ -7,6 +7,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brickbench/brick_abi.h"
@@ -33,15 +34,20 @@ struct SyntheticModelSpec {
   uint64_t seed = 1;
 };
 
-enum class ModelSource { Gguf, Synthetic };
+enum class ModelSource { Gguf, Synthetic, Ollama };
 
 struct ModelSpec {
   std::string gguf;       // as written in the config ("" = none)
   std::string gguf_path;  // gguf resolved against the config file's directory (absolute)
   bool gguf_found = false;
   std::optional<SyntheticModelSpec> synthetic;
-  std::string ollama;  // Ollama tag (reserved for the Ollama comparison; kept, not used yet)
-  // Gguf when the file exists, else Synthetic (loading fails when neither is possible).
+  std::string ollama;  // Ollama tag, e.g. "qwen2.5-coder:1.5b": the ollama_client peer's model
+  // Ollama: the tag resolved in Ollama's store (model/ollama_models.h) when its manifest is there.
+  std::string ollama_blob_path;  // the GGUF blob every backend then runs on
+  std::string ollama_digest;     // "sha256:<hex>" from the manifest
+  std::string ollama_note;       // why the tag was not used as the model source ("" = it was, or no tag)
+  // Gguf when the file exists, else Ollama when the tag resolves, else Synthetic (loading fails when
+  // none is possible; a tag alone that does not resolve says how to pull it).
   ModelSource source = ModelSource::Synthetic;
 };
 
@@ -58,6 +64,9 @@ struct Protocol {
   uint64_t seed = 42;                // order of cells, inputs
   Order order = Order::Interleaved;
   CacheState cache = CacheState::Cold;
+  // `bench run --ci` fails on UNSTABLE / CAPPED_SLOW cells of graded backends. A plumbing check on
+  // a shared machine (configs/smoke.yaml) turns that off: budgets and equivalence still fail it.
+  bool unstable_fails_ci = true;
   bool operator==(const Protocol&) const = default;
 };
 
@@ -104,6 +113,9 @@ struct Experiment {
   int32_t threads = 0;  // 0 = the host decides (hardware threads)
   Protocol protocol;
   std::vector<BackendCaps> backend_caps;  // sorted by backend name
+  // backend_options: {NAME: {key: value}}: settings passed verbatim to that backend's context
+  // (bb_context_args.options), e.g. ollama_client's host and timeouts. Sorted by backend name.
+  std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> backend_options;
   std::vector<BrickSpec> bricks;          // config order
   std::vector<ToleranceOverride> tolerance_overrides;
 

@@ -116,6 +116,10 @@ void write_experiment(Writer& w, const Experiment& e) {
   str(w, order_name(p.order));
   key(w, "seed");
   w.Uint64(p.seed);
+  if (!p.unstable_fails_ci) {  // written only when not the default, so existing hashes stay
+    key(w, "unstable_fails_ci");
+    w.Bool(false);
+  }
   key(w, "warmup_min_iterations");
   w.Int64(p.warmup_min_iterations);
   key(w, "warmup_ms");
@@ -138,6 +142,22 @@ void write_experiment(Writer& w, const Experiment& e) {
     w.EndObject();
   }
   w.EndObject();
+
+  // Written only when set, so the hash of every config without it is what it was before the key existed.
+  if (!e.backend_options.empty()) {
+    key(w, "backend_options");  // sorted by backend name, options in config order
+    w.StartObject();
+    for (const auto& [backend, options] : e.backend_options) {
+      key(w, backend.c_str());
+      w.StartObject();
+      for (const auto& [k, v] : options) {
+        key(w, k.c_str());
+        str(w, v);
+      }
+      w.EndObject();
+    }
+    w.EndObject();
+  }
 
   key(w, "bricks");
   w.StartArray();

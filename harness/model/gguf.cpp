@@ -385,6 +385,7 @@ std::shared_ptr<GgufFile> GgufFile::open(const std::string& path) {
     ::close(fd);
     if (p == MAP_FAILED) throw GgufError(path + ": mmap: " + std::strerror(e));
     f->map_ = static_cast<const uint8_t*>(p);
+    f->owns_map_ = true;
   } else {
     ::close(fd);
   }
@@ -392,8 +393,17 @@ std::shared_ptr<GgufFile> GgufFile::open(const std::string& path) {
   return f;
 }
 
+std::shared_ptr<GgufFile> GgufFile::from_memory(const uint8_t* data, uint64_t size, const std::string& name) {
+  std::shared_ptr<GgufFile> f(new GgufFile());
+  f->path_ = name;
+  f->map_ = size > 0 ? data : nullptr;
+  f->size_ = size;
+  f->parse();
+  return f;
+}
+
 GgufFile::~GgufFile() {
-  if (map_) ::munmap(const_cast<uint8_t*>(map_), size_);
+  if (map_ && owns_map_) ::munmap(const_cast<uint8_t*>(map_), size_);
 }
 
 void GgufFile::parse() {

@@ -63,6 +63,9 @@ class GgufFile {
  public:
   // Maps and parses the file; throws GgufError("FILE: FIELD: what") on anything malformed.
   static std::shared_ptr<GgufFile> open(const std::string& path);
+  // Parses a GGUF image already in memory (fuzzing, tests), under NAME in messages. The file does
+  // not own or copy the bytes: data must outlive it and every tensor pointer into it.
+  static std::shared_ptr<GgufFile> from_memory(const uint8_t* data, uint64_t size, const std::string& name);
   ~GgufFile();
   GgufFile(const GgufFile&) = delete;
   GgufFile& operator=(const GgufFile&) = delete;
@@ -95,6 +98,7 @@ class GgufFile {
   uint64_t alignment_ = 32;
   const uint8_t* map_ = nullptr;
   uint64_t size_ = 0;
+  bool owns_map_ = false;  // map_ came from mmap (open) rather than the caller (from_memory)
   std::vector<std::pair<std::string, GgufValue>> kv_;
   std::vector<GgufTensorInfo> tensors_;
 };

@@ -1,6 +1,7 @@
 // RAII owners of a plugin's contexts, plans and sessions; every bb_error becomes a BackendError.
 #include "plugin/backend.h"
 
+#include <chrono>
 #include <utility>
 
 #include "model/ggml_types.h"
@@ -141,10 +142,14 @@ void Plan::write_inputs(const std::vector<bb_tensor>& inputs) {
                  "plan_write_inputs " + label_);
 }
 
-void Plan::run(bb_run_args& args) {
+double Plan::run(bb_run_args& args) {
   if (args.struct_size == 0) args.struct_size = sizeof(args);
   const bb_plugin_api* a = ctx_->api();
-  throw_if_error(a, a->plan_run(plan_, &args), "plan_run " + label_);
+  const auto t0 = std::chrono::steady_clock::now();
+  bb_error* error = a->plan_run(plan_, &args);
+  const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  throw_if_error(a, error, "plan_run " + label_);
+  return ctx_->plugin()->take_call_seconds().value_or(host);
 }
 
 void Plan::read_outputs(std::vector<bb_tensor>& outputs) {
@@ -180,10 +185,14 @@ Session::Session(std::shared_ptr<Context> ctx, const bb_session_desc& desc) : ct
 
 Session::~Session() { ctx_->api()->session_destroy(session_); }
 
-void Session::decode(bb_decode_args& args) {
+double Session::decode(bb_decode_args& args) {
   if (args.struct_size == 0) args.struct_size = sizeof(args);
   const bb_plugin_api* a = ctx_->api();
-  throw_if_error(a, a->session_decode(session_, &args), "session_decode");
+  const auto t0 = std::chrono::steady_clock::now();
+  bb_error* error = a->session_decode(session_, &args);
+  const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  throw_if_error(a, error, "session_decode");
+  return ctx_->plugin()->take_call_seconds().value_or(host);
 }
 
 void Session::read_logits(float* logits, int32_t n_vocab) {
@@ -204,12 +213,34 @@ void Session::write_kv(const bb_kv_write_args& args) {
 
 bool Session::can_generate() const { return ctx_->api()->session_generate != nullptr; }
 
-void Session::generate(bb_generate_args& args) {
+double Session::generate(bb_generate_args& args) {
   const bb_plugin_api* a = ctx_->api();
   if (!a->session_generate)
     throw BackendError(BB_UNSUPPORTED, std::string(plugin_name(a)) + ": session_generate: not offered");
   if (args.struct_size == 0) args.struct_size = sizeof(args);
-  throw_if_error(a, a->session_generate(session_, &args), "session_generate");
+  const auto t0 = std::chrono::steady_clock::now();
+  bb_error* error = a->session_generate(session_, &args);
+  const double host = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  throw_if_error(a, error, "session_generate");
+  return ctx_->plugin()->take_call_seconds().value_or(host);
+}
+
+bool Session::can_report_metrics() const {
+  const bb_plugin_api* a = ctx_->api();
+  return BB_HAS_FIELD(a, bb_plugin_api, session_get_metrics) && a->session_get_metrics != nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> Session::metrics() {
+  std::vector<std::pair<std::string, std::string>> out;
+  if (!can_report_metrics()) return out;
+  const bb_plugin_api* a = ctx_->api();
+  const bb_kv* kvs = nullptr;
+  size_t n = 0;
+  throw_if_error(a, a->session_get_metrics(session_, &kvs, &n), "session_get_metrics");
+  if (!kvs) return out;
+  for (size_t i = 0; i < n; ++i)
+    if (kvs[i].key) out.emplace_back(kvs[i].key, kvs[i].value ? kvs[i].value : "");
+  return out;
 }
 
 }  // namespace bb::plugin

@@ -7,6 +7,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brickbench/brick_abi.h"
@@ -62,7 +63,9 @@ class Plan {
   Plan(const Plan&) = delete;
   Plan& operator=(const Plan&) = delete;
   void write_inputs(const std::vector<bb_tensor>& inputs);
-  void run(bb_run_args& args);
+  // The timed call. Returns its wall time in seconds: the host's clock around plan_run in-process,
+  // the plugin host's own clock for an isolated plugin (so the IPC round trip is not measured).
+  double run(bb_run_args& args);
   void read_outputs(std::vector<bb_tensor>& outputs);
   int32_t op() const { return op_; }
   const std::string& label() const { return label_; }  // "gemv Q4_K", for messages
@@ -81,12 +84,17 @@ class Session {
   ~Session();
   Session(const Session&) = delete;
   Session& operator=(const Session&) = delete;
-  void decode(bb_decode_args& args);
+  // Timed calls: each returns its wall time in seconds, measured as Plan::run says.
+  double decode(bb_decode_args& args);
   void read_logits(float* logits, int32_t n_vocab);
   bool can_write_kv() const;
   void write_kv(const bb_kv_write_args& args);
   bool can_generate() const;
-  void generate(bb_generate_args& args);
+  double generate(bb_generate_args& args);
+  // session_get_metrics (ABI 1.1), read only when the plugin's table is long enough to have it.
+  bool can_report_metrics() const;
+  // The key-values of the last call, copied; empty when the plugin offers none.
+  std::vector<std::pair<std::string, std::string>> metrics();
   const std::shared_ptr<Context>& context() const { return ctx_; }
 
  private:

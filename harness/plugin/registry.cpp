@@ -13,6 +13,7 @@
 #include <system_error>
 
 #include "plugin/backend.h"
+#include "plugin/isolated_plugin.h"
 #include "plugin/plugin_host.h"
 
 namespace bb::plugin {
@@ -229,6 +230,21 @@ std::shared_ptr<const LoadedPlugin> load_plugin(const std::string& path, PluginI
   return nullptr;
 }
 
+// The entries of BRICKBENCH_PLUGIN_PATH, empty ones dropped.
+std::vector<std::string> env_plugin_path_entries() {
+  std::vector<std::string> out;
+  const char* env = std::getenv(kEnvPluginPath);
+  if (!env) return out;
+  std::string_view rest = env;
+  while (true) {
+    size_t colon = rest.find(':');
+    if (colon != 0 && !rest.empty()) out.emplace_back(rest.substr(0, colon));
+    if (colon == std::string_view::npos) break;
+    rest.remove_prefix(colon + 1);
+  }
+  return out;
+}
+
 std::vector<SearchDir> plugin_search_dirs(const SearchPaths& paths) {
   std::vector<SearchDir> dirs;
   auto add = [&dirs](const std::string& dir, const char* origin) {
@@ -241,14 +257,11 @@ std::vector<SearchDir> plugin_search_dirs(const SearchPaths& paths) {
   };
   for (const auto& d : paths.dirs) add(d, "--plugin-dir");
   if (paths.use_env) {
-    if (const char* env = std::getenv(kEnvPluginPath)) {
-      std::string_view rest = env;
-      while (true) {
-        size_t colon = rest.find(':');
-        add(std::string(rest.substr(0, colon)), kEnvPluginPath);
-        if (colon == std::string_view::npos) break;
-        rest.remove_prefix(colon + 1);
-      }
+    for (const auto& entry : env_plugin_path_entries()) {
+      // A relative entry would resolve against whatever directory bench runs in: not a place the
+      // user named (discover() warns about it). --plugin-dir names a relative directory on purpose.
+      if (!fs::path(entry).is_absolute()) continue;
+      add(entry, kEnvPluginPath);
     }
   }
   if (paths.use_build_dir) {
@@ -288,7 +301,7 @@ std::string plugin_search_help() {
 }
 
 void PluginRegistry::discover(const SearchPaths& paths) {
-  auto consider = [this](const fs::path& file, const std::string& origin) {
+  auto consider = [this, &paths](const fs::path& file, const std::string& origin) {
     std::error_code ec;
     fs::path canonical = fs::weakly_canonical(file, ec);
     std::string key = ec ? file.string() : canonical.string();
@@ -296,7 +309,8 @@ void PluginRegistry::discover(const SearchPaths& paths) {
     seen_files_.push_back(key);
     PluginInfo info;
     info.origin = origin;
-    auto plugin = load_plugin(file.string(), info);
+    auto plugin = paths.isolate.enabled ? load_isolated_plugin(file.string(), info, paths.isolate)
+                                        : load_plugin(file.string(), info);
     candidates_.push_back(std::move(info));
     if (plugin) loaded_.push_back(std::move(plugin));
   };
@@ -306,6 +320,14 @@ void PluginRegistry::discover(const SearchPaths& paths) {
     std::error_code ec;
     fs::path abs = fs::absolute(file, ec);
     consider(ec ? fs::path(file) : abs.lexically_normal(), "--plugin");
+  }
+  if (paths.use_env) {
+    for (const auto& entry : env_plugin_path_entries()) {
+      if (!fs::path(entry).is_absolute())
+        warnings_.push_back(std::string(kEnvPluginPath) + " entry '" + entry +
+                            "' is relative (it would depend on the current directory): ignored; use an absolute "
+                            "path, or --plugin-dir to name a directory relative to here");
+    }
   }
   for (const auto& dir : plugin_search_dirs(paths)) {
     searched_dirs_.push_back(dir);

@@ -28,6 +28,13 @@ struct PluginInfo {
   std::vector<std::pair<std::string, std::string>> build_info;
 };
 
+// Why an isolated plugin (isolated_plugin.h) stopped working: its child process died or was
+// killed. TIMEOUT when a call outlived the timeout; CRASHED for everything else.
+struct PluginFailure {
+  bool timeout = false;
+  std::string reason;  // "the plugin host of faulty died during plan_run (brick ffn): killed by SIGSEGV ..."
+};
+
 // A loaded library and its function table; lives as long as anything made from it.
 class LoadedPlugin {
  public:
@@ -35,6 +42,19 @@ class LoadedPlugin {
   virtual const bb_plugin_api* api() const = 0;
   virtual const PluginInfo& info() const = 0;
   bool supports(int32_t op, int32_t weight_type) const;  // honours BB_TYPE_ANY on either side
+  // Isolated plugins only: set once the child is gone; every later call fails.
+  virtual std::optional<PluginFailure> failure() const { return std::nullopt; }
+  // Isolated plugins only: the child's own clock around the last plan_run / session_decode /
+  // session_generate (seconds), read once; nullopt in-process (the host's clock is the truth).
+  virtual std::optional<double> take_call_seconds() const { return std::nullopt; }
+};
+
+// `bench run --isolate` (isolated_plugin.h): each plugin in a child process of its own.
+struct IsolateOptions {
+  bool enabled = false;
+  std::string host_executable;   // the `bench` that serves `plugin-host`; "" = this executable
+  double call_timeout_s = 120;   // one call (plan_create, plan_run, ...) longer than this: TIMEOUT
+  int64_t memory_limit_mib = 0;  // child RSS above this: killed, CRASHED; 0 = 3/4 of physical memory
 };
 
 struct SearchPaths {
@@ -42,6 +62,7 @@ struct SearchPaths {
   std::vector<std::string> files;  // --plugin FILE.so (repeatable)
   bool use_env = true;             // BRICKBENCH_PLUGIN_PATH (':'-separated dirs)
   bool use_build_dir = true;       // the build's own plugins/ directory
+  IsolateOptions isolate;          // load each plugin in a child process (bench run --isolate)
 };
 
 // One directory of the search, with where it came from (for `bench plugins` and error messages).
@@ -52,9 +73,10 @@ struct SearchDir {
 
 // The directories searched, in order: explicit dirs, BRICKBENCH_PLUGIN_PATH, then plugins/ beside
 // the running executable and the build's plugins/ (BRICKBENCH_PLUGIN_BUILD_DIR), those two only
-// when they exist. Relative names are made absolute against the current directory (a named
-// directory is searched wherever it is); empty entries of BRICKBENCH_PLUGIN_PATH are ignored, so
-// the current directory is never searched unless named. Duplicates are dropped.
+// when they exist. A relative --plugin-dir is made absolute against the current directory (the user
+// named it); empty and relative entries of BRICKBENCH_PLUGIN_PATH are ignored (discover() warns
+// about relative ones), so the current directory is never searched unless named on the command
+// line. Duplicates are dropped.
 std::vector<SearchDir> plugin_search_dirs(const SearchPaths& paths);
 std::vector<std::string> plugin_directories(const SearchPaths& paths);  // the paths of the above
 

@@ -46,6 +46,7 @@ void ConsoleReporter::report(const RunResult& r, std::ostream& out) const {
   if (t.rows.empty()) out << "(no cells)\n";
 
   write_section(out, "decode tok/s per backend:", decode_summary_lines(r));
+  write_section(out, "decode tok/s versus the Ollama peer (server-side timings):", peer_comparison_lines(r));
   write_section(out, "notes:", cell_notes(r));
   std::vector<std::string> skipped;
   for (const auto& s : r.skipped_backends) {

@@ -42,6 +42,7 @@ void MarkdownReporter::report(const RunResult& r, std::ostream& out) const {
     out << '\n';
   }
   write_section(out, "Decode tok/s per backend", decode_summary_lines(r));
+  write_section(out, "Decode tok/s versus the Ollama peer (server-side timings)", peer_comparison_lines(r));
   write_section(out, "Notes", cell_notes(r));
   std::vector<std::string> skipped;
   for (const auto& s : r.skipped_backends) {

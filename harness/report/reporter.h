@@ -53,7 +53,15 @@ class JsonReporter final : public Reporter {
   std::string_view format() const override { return "json"; }
 };
 
-// The reporter for a --format value ("console", "md" or "markdown", "csv", "json");
+// Google Benchmark's JSON layout (gbench_reporter.cpp says how cells map to benchmarks), so
+// tools/compare.py and gbench dashboards read brickbench results.
+class GbenchReporter final : public Reporter {
+ public:
+  void report(const RunResult& r, std::ostream& out) const override;
+  std::string_view format() const override { return "gbench"; }
+};
+
+// The reporter for a --format value ("console", "md" or "markdown", "csv", "json", "gbench");
 // std::invalid_argument naming the known formats otherwise.
 std::unique_ptr<Reporter> make_reporter(std::string_view format);
 // The --format values make_reporter accepts, for help texts.

@@ -230,6 +230,77 @@ void write_model(Writer& w, const ModelRecord& m) {
   w.Key("weight_mib"), num(w, m.weight_mib);
   w.Key("dims"), integer_key_values(w, m.dims);
   w.Key("type_counts"), integer_key_values(w, m.type_counts);
+  w.Key("ollama_tag"), str_or_null(w, m.ollama_tag);
+  w.Key("ollama_digest"), str_or_null(w, m.ollama_digest);
+  w.EndObject();
+}
+
+void write_peer(Writer& w, const PeerRecord& p) {
+  w.StartObject();
+  w.Key("backend"), str(w, p.backend);
+  w.Key("facts");
+  w.StartObject();
+  for (const char* k : kPeerFactKeys) {  // always present: null = the peer did not say
+    w.Key(k);
+    if (const std::string* v = p.fact(k)) {
+      str(w, *v);
+    } else {
+      w.Null();
+    }
+  }
+  for (const auto& [k, v] : p.facts) {
+    bool fixed = false;
+    for (const char* f : kPeerFactKeys) fixed |= k == f;
+    if (!fixed) {
+      str(w, k);
+      str(w, v);
+    }
+  }
+  w.EndObject();
+  w.Key("cells");
+  w.StartArray();
+  for (const PeerCell& c : p.cells) {
+    w.StartObject();
+    w.Key("cell_id"), str(w, c.cell_id);
+    w.Key("decode_tok_s"), opt_num(w, c.decode_tok_s);
+    w.Key("prefill_tok_s"), opt_num(w, c.prefill_tok_s);
+    w.Key("ttft_s"), opt_num(w, c.ttft_s);
+    w.Key("gap_p50_s"), opt_num(w, c.gap_p50_s);
+    w.Key("gap_p99_s"), opt_num(w, c.gap_p99_s);
+    w.Key("load_duration_s"), opt_num(w, c.load_duration_s);
+    w.Key("versus");
+    w.StartArray();
+    for (const PeerVersus& v : c.versus) {
+      w.StartObject();
+      w.Key("backend"), str(w, v.backend);
+      w.Key("tok_s"), opt_num(w, v.tok_s);
+      w.Key("ratio"), opt_num(w, v.ratio);
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("requests");
+    w.StartArray();
+    for (const PeerRequest& q : c.requests) {
+      w.StartObject();
+      w.Key("sample"), w.Int64(q.sample);
+      w.Key("eval_count"), opt_num(w, q.eval_count);
+      w.Key("eval_duration_s"), opt_num(w, q.eval_duration_s);
+      w.Key("prompt_eval_count"), opt_num(w, q.prompt_eval_count);
+      w.Key("prompt_eval_duration_s"), opt_num(w, q.prompt_eval_duration_s);
+      w.Key("load_duration_s"), opt_num(w, q.load_duration_s);
+      w.Key("total_duration_s"), opt_num(w, q.total_duration_s);
+      w.Key("ttft_s"), opt_num(w, q.ttft_s);
+      w.Key("gap_p50_s"), opt_num(w, q.gap_p50_s);
+      w.Key("gap_p99_s"), opt_num(w, q.gap_p99_s);
+      w.Key("done_reason"), str_or_null(w, q.done_reason);
+      w.Key("decode_tok_s"), opt_num(w, q.decode_tok_s());
+      w.Key("prefill_tok_s"), opt_num(w, q.prefill_tok_s());
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+  }
+  w.EndArray();
   w.EndObject();
 }
 
@@ -521,6 +592,47 @@ Cell read_cell(const ObjectReader& o) {
   return c;
 }
 
+PeerRecord read_peer(const ObjectReader& o) {
+  PeerRecord p;
+  p.backend = o.str("backend");
+  const ObjectReader facts = o.object("facts");
+  for (auto it = facts.value().MemberBegin(); it != facts.value().MemberEnd(); ++it) {
+    std::string k(it->name.GetString(), it->name.GetStringLength());
+    if (it->value.IsNull()) continue;  // unknown
+    p.facts.emplace_back(k, facts.str(k.c_str()));
+  }
+  o.each_object("cells", [&](const ObjectReader& c) {
+    PeerCell pc;
+    pc.cell_id = c.str("cell_id");
+    pc.decode_tok_s = c.opt_num("decode_tok_s");
+    pc.prefill_tok_s = c.opt_num("prefill_tok_s");
+    pc.ttft_s = c.opt_num("ttft_s");
+    pc.gap_p50_s = c.opt_num("gap_p50_s");
+    pc.gap_p99_s = c.opt_num("gap_p99_s");
+    pc.load_duration_s = c.opt_num("load_duration_s");
+    c.each_object("versus", [&](const ObjectReader& v) {
+      pc.versus.push_back({v.str("backend"), v.opt_num("tok_s"), v.opt_num("ratio")});
+    });
+    c.each_object("requests", [&](const ObjectReader& q) {
+      PeerRequest r;
+      r.sample = q.i64("sample");
+      r.eval_count = q.opt_num("eval_count");
+      r.eval_duration_s = q.opt_num("eval_duration_s");
+      r.prompt_eval_count = q.opt_num("prompt_eval_count");
+      r.prompt_eval_duration_s = q.opt_num("prompt_eval_duration_s");
+      r.load_duration_s = q.opt_num("load_duration_s");
+      r.total_duration_s = q.opt_num("total_duration_s");
+      r.ttft_s = q.opt_num("ttft_s");
+      r.gap_p50_s = q.opt_num("gap_p50_s");
+      r.gap_p99_s = q.opt_num("gap_p99_s");
+      r.done_reason = q.str_or_null("done_reason");
+      pc.requests.push_back(std::move(r));
+    });
+    p.cells.push_back(std::move(pc));
+  });
+  return p;
+}
+
 std::vector<std::string> read_strings(const ObjectReader& o, const char* key) {
   const Value& a = o.array(key);
   std::vector<std::string> out;
@@ -597,6 +709,10 @@ std::string result_json(const RunResult& r) {
   w.Key("cells");
   w.StartArray();
   for (const auto& c : r.cells) write_cell(w, c);
+  w.EndArray();
+  w.Key("peers");
+  w.StartArray();
+  for (const auto& p : r.peers) write_peer(w, p);
   w.EndArray();
   w.Key("warnings");
   w.StartArray();
@@ -683,7 +799,10 @@ RunResult parse_result_json(const std::string& json_text, const std::string& sou
   r.model.weight_mib = m.num("weight_mib");
   r.model.dims = m.key_values("dims", true);
   r.model.type_counts = m.key_values("type_counts", true);
+  if (m.value().HasMember("ollama_tag")) r.model.ollama_tag = m.str_or_null("ollama_tag");  // optional: newer
+  if (m.value().HasMember("ollama_digest")) r.model.ollama_digest = m.str_or_null("ollama_digest");
   root.each_object("cells", [&](const ObjectReader& o) { r.cells.push_back(read_cell(o)); });
+  if (root.value().HasMember("peers")) root.each_object("peers", [&](const ObjectReader& o) { r.peers.push_back(read_peer(o)); });
   r.warnings = read_strings(root, "warnings");
   return r;
 }

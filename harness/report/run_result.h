@@ -19,8 +19,11 @@ using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
 // How a cell ended. CONVERGED / UNSTABLE / CAPPED_SLOW come from the protocol; the others from the
 // runner: SKIPPED (the backend lacks the op or type: UNSUPPORTED), FAILED (an error while preparing
-// or running), INTERRUPTED (the run was stopped before the cell finished).
-enum class CellStatus { Converged, Unstable, CappedSlow, Skipped, Failed, Interrupted };
+// or running), INTERRUPTED (the run was stopped before the cell finished); with `bench run
+// --isolate`, CRASHED (the backend's plugin host died: signal, exit, escaped exception, memory
+// limit; the reason names it and the call and brick it was in) and TIMEOUT (a call outlived
+// --isolate-timeout).
+enum class CellStatus { Converged, Unstable, CappedSlow, Skipped, Failed, Interrupted, Crashed, Timeout };
 const char* cell_status_name(CellStatus s);  // "CONVERGED", ...
 // The inverse of cell_status_name (exact, upper case), or nullopt.
 std::optional<CellStatus> cell_status_from_name(std::string_view name);
@@ -101,6 +104,49 @@ struct ModelRecord {
   KeyValues dims;               // n_embd, n_ff, ...
   KeyValues type_counts;        // "Q4_K" -> "168"
   double weight_mib = 0;
+  std::string ollama_tag;       // model.ollama of the config ("" = none)
+  std::string ollama_digest;    // "sha256:<hex>" when the model is that tag's blob in Ollama's store
+};
+
+// One timed request to a whole-model peer (ollama_client): the server's own counters and
+// durations, and the stream's timing seen from here. nullopt = the server did not say: unknown,
+// never 0.
+struct PeerRequest {
+  int64_t sample = 0;  // index into the cell's samples_s this request belongs to
+  std::optional<double> eval_count, eval_duration_s;
+  std::optional<double> prompt_eval_count, prompt_eval_duration_s;
+  std::optional<double> load_duration_s, total_duration_s;
+  std::optional<double> ttft_s, gap_p50_s, gap_p99_s;  // host clock
+  std::string done_reason;
+  std::optional<double> decode_tok_s() const;   // eval_count / eval_duration
+  std::optional<double> prefill_tok_s() const;  // prompt_eval_count / prompt_eval_duration
+};
+
+// Another backend on the same cell, against the peer: ratio = its tok/s / the peer's decode tok/s.
+struct PeerVersus {
+  std::string backend;
+  std::optional<double> tok_s, ratio;
+};
+
+// A peer's measurements of one cell (its generate cells): every sampled request, their medians, and
+// every other backend's tok/s on the same cell id beside the peer's.
+struct PeerCell {
+  std::string cell_id;
+  std::vector<PeerRequest> requests;
+  std::optional<double> decode_tok_s, prefill_tok_s, ttft_s, gap_p50_s, gap_p99_s, load_duration_s;  // medians
+  std::vector<PeerVersus> versus;
+};
+
+// Keys every peer record states, null when unknown (the plugin's peer.* metrics without "peer.").
+inline constexpr const char* kPeerFactKeys[] = {"kind",   "endpoint",       "server_version",     "model",
+                                                "digest", "family",         "parameter_size",     "quantization_level",
+                                                "size",   "size_vram",      "context_length"};
+
+struct PeerRecord {
+  std::string backend;  // "ollama_client"
+  KeyValues facts;      // known facts only; see kPeerFactKeys
+  std::vector<PeerCell> cells;
+  const std::string* fact(std::string_view key) const;  // nullptr = unknown
 };
 
 struct RunResult {
@@ -116,7 +162,16 @@ struct RunResult {
   std::vector<SkippedBackend> skipped_backends;
   ModelRecord model;
   std::vector<Cell> cells;
+  std::vector<PeerRecord> peers;  // whole-model peers (Ollama) with their own server-side timings
   std::vector<std::string> warnings;
 };
+
+// Medians of each peer cell's requests and the versus list (every other backend's tok/s on the same
+// cell id, as a ratio to the peer's decode tok/s), from r.cells. Idempotent; the runner calls it as
+// cells finish.
+void compare_with_peers(RunResult& r);
+
+// The median of the values present; nullopt when none is.
+std::optional<double> median_of_present(const std::vector<std::optional<double>>& values);
 
 }  // namespace bb::report

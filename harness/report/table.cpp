@@ -151,6 +151,44 @@ std::vector<std::string> decode_summary_lines(const RunResult& r) {
   return out;
 }
 
+std::vector<std::string> peer_comparison_lines(const RunResult& r) {
+  std::vector<std::string> out;
+  auto or_q = [](const std::optional<double>& v, auto f) { return v && std::isfinite(*v) ? f(*v) : std::string("?"); };
+  auto tps = [](double v) { return tok_s_text(v); };
+  auto dur = [](double v) { return format_duration(v); };
+  for (const PeerRecord& p : r.peers) {
+    std::string who = p.backend + " (";
+    const std::string* kind = p.fact("kind");
+    const std::string* ver = p.fact("server_version");
+    who.append(kind ? *kind : std::string("peer")).append(" ").append(ver ? *ver : std::string("?"));
+    for (const char* k : {"family", "parameter_size", "quantization_level"}) {
+      const std::string* v = p.fact(k);
+      who.append(k == std::string("family") ? ", " : " ").append(v ? *v : std::string("?"));
+    }
+    if (const std::string* same = p.fact("same_weights"))
+      who.append(*same == "true" ? ", same weights" : ", OTHER weights");
+    who.append(")");
+    for (const PeerCell& c : p.cells) {
+      std::string line = c.cell_id + ": " + who;
+      line.append(" decode ").append(or_q(c.decode_tok_s, tps)).append(" tok/s");
+      line.append(", prefill ").append(or_q(c.prefill_tok_s, tps)).append(" tok/s");
+      line.append(", TTFT ").append(or_q(c.ttft_s, dur));
+      line.append(", gap p50/p99 ").append(or_q(c.gap_p50_s, dur)).append("/").append(or_q(c.gap_p99_s, dur));
+      out.push_back(std::move(line));
+      for (const PeerVersus& v : c.versus) {
+        std::string l = c.cell_id + ": " + v.backend + " " + or_q(v.tok_s, tps) + " tok/s";
+        if (v.ratio && std::isfinite(*v.ratio)) {
+          l.append(" = x").append(fixed(*v.ratio, *v.ratio < 1 ? 3 : 2)).append(" of ").append(p.backend);
+        } else {
+          l.append(" (no ratio: ").append(c.decode_tok_s ? "this backend has no tok/s" : "the peer's decode tok/s is unknown").append(")");
+        }
+        out.push_back(std::move(l));
+      }
+    }
+  }
+  return out;
+}
+
 std::vector<std::string> cell_notes(const RunResult& r) {
   std::vector<std::string> out;
   for (size_t i : table_order(r)) {

@@ -37,6 +37,13 @@ std::optional<double> cell_tok_s(const Cell& c);
 // decode or generate cells, in backend order of first appearance. Empty when there are none.
 std::vector<std::string> decode_summary_lines(const RunResult& r);
 
+// Each whole-model peer's cells beside every other backend's on the same cell, e.g.
+//   "generate64@512: ollama_client (Ollama 0.12.6, qwen2 494.03M Q4_K_M, same weights) decode 38.2 tok/s,
+//    prefill 85.1 tok/s, TTFT 6.04 s, gap p50/p99 26.1/31.0 ms"
+//   "generate64@512: scalar_ref 3.10 tok/s = x0.081 of ollama_client"
+// Unknown values print as "?". Empty when the run has no peer.
+std::vector<std::string> peer_comparison_lines(const RunResult& r);
+
 // "qkv avx_bricks: FAILED: <reason>" for every cell whose status is not CONVERGED or whose
 // equivalence failed, in table order.
 std::vector<std::string> cell_notes(const RunResult& r);

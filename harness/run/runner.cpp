@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +62,11 @@ struct CellRun {
   std::vector<uint8_t> bytes;
   std::vector<int32_t> tokens;
   bool has_outputs = false;
+  // generate on a backend without session_write_kv (a whole-model peer): a real prompt of `context`
+  // tokens from position 0 instead of a synthetic KV history, so its tokens are not compared.
+  bool real_prompt = false;
+  bool device_time = false;  // samples are the device time the backend reports (decided by the check run)
+  std::vector<std::vector<std::pair<std::string, std::string>>> call_metrics;  // per timed call (ABI 1.1)
   report::Cell result;
   size_t result_index = 0;  // into RunResult::cells
   Clock::time_point last_progress{};
@@ -125,6 +131,63 @@ int32_t cap_type(const workload::CellSpec& s, const model::Qwen2Model& m) {
   }
 }
 
+// The prompt a generate cell sends to a backend that cannot be given a KV history: `n` seeded token
+// ids (the history the other backends get as KV rows), then the cell's token.
+std::vector<int32_t> history_prompt(uint64_t seed, int32_t n, int32_t n_vocab, int32_t token) {
+  std::vector<int32_t> p;
+  p.reserve(static_cast<size_t>(n) + 1);
+  for (int32_t i = 0; i < n; ++i)
+    p.push_back(static_cast<int32_t>((seed * 2654435761u + 7919u * static_cast<uint64_t>(i) + 13u) %
+                                     static_cast<uint64_t>(n_vocab)));
+  p.push_back(token);
+  return p;
+}
+
+std::optional<double> metric_number(const std::vector<std::pair<std::string, std::string>>& kv, const char* key,
+                                    double scale = 1.0) {
+  for (const auto& [k, v] : kv) {
+    if (k != key) continue;
+    char* end = nullptr;
+    const double x = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end != '\0' || !std::isfinite(x)) return std::nullopt;
+    return x * scale;
+  }
+  return std::nullopt;
+}
+
+// A peer's record of one finished cell from the metrics of its timed calls: the last n_samples * K
+// calls are the samples' (warm-up and calibration calls come first). Returns false when the calls
+// carry no peer.* facts (not a peer).
+bool peer_cell_of(const std::vector<std::vector<std::pair<std::string, std::string>>>& calls, size_t n_samples,
+                  int64_t k, report::PeerCell& out, report::KeyValues& facts) {
+  if (calls.empty()) return false;
+  facts.clear();
+  for (const auto& [key, v] : calls.back())
+    if (key.rfind("peer.", 0) == 0) facts.emplace_back(key.substr(5), v);
+  if (facts.empty()) return false;
+  const size_t per = static_cast<size_t>(std::max<int64_t>(1, k));
+  const size_t want = std::min(calls.size(), n_samples * per);
+  const size_t first = calls.size() - want;
+  for (size_t i = first; i < calls.size(); ++i) {
+    const auto& kv = calls[i];
+    report::PeerRequest q;
+    q.sample = static_cast<int64_t>((i - first) / per);
+    q.eval_count = metric_number(kv, "eval_count");
+    q.eval_duration_s = metric_number(kv, "eval_duration_ns", 1e-9);
+    q.prompt_eval_count = metric_number(kv, "prompt_eval_count");
+    q.prompt_eval_duration_s = metric_number(kv, "prompt_eval_duration_ns", 1e-9);
+    q.load_duration_s = metric_number(kv, "load_duration_ns", 1e-9);
+    q.total_duration_s = metric_number(kv, "total_duration_ns", 1e-9);
+    q.ttft_s = metric_number(kv, "ttft_ns", 1e-9);
+    q.gap_p50_s = metric_number(kv, "gap_p50_ns", 1e-9);
+    q.gap_p99_s = metric_number(kv, "gap_p99_ns", 1e-9);
+    for (const auto& [key, v] : kv)
+      if (key == "done_reason") q.done_reason = v;
+    out.requests.push_back(std::move(q));
+  }
+  return true;
+}
+
 }  // namespace
 
 report::RunResult run_experiment(const config::Experiment& e, const RunOptions& o, const ProgressSink& say) {
@@ -140,6 +203,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   r.environment = collect_environment();
 
   auto save = [&] {
+    report::compare_with_peers(r);
     if (!o.out_path.empty()) report::write_result_json(r, o.out_path);
   };
 
@@ -147,6 +211,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   std::string model_path;
   if (e.model.source == config::ModelSource::Gguf) {
     model_path = e.model.gguf_path;
+  } else if (e.model.source == config::ModelSource::Ollama) {  // Ollama's own blob: the same weights
+    model_path = e.model.ollama_blob_path;
   } else {
     model::SynthOptions so;
     so.model = e.model.synthetic->model;
@@ -159,7 +225,16 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   const config::ModelTypes types = config::model_types_of(m);
   r.model.path = model_path;
   r.model.synthetic = m.synthetic || e.model.source == config::ModelSource::Synthetic;
-  r.model.sha256 = r.model.synthetic ? sha256_file_cached(model_path) : sha256_file(model_path);
+  if (e.model.source == config::ModelSource::Ollama) {
+    // The blob's name is its digest, which Ollama checked when it pulled it; hashing a multi-GB blob
+    // again (or caching a .sha256 inside Ollama's store) is not ours to do.
+    r.model.sha256 = e.model.ollama_digest.substr(e.model.ollama_digest.find(':') + 1);
+  } else {
+    r.model.sha256 = r.model.synthetic ? sha256_file_cached(model_path) : sha256_file(model_path);
+  }
+  r.model.ollama_tag = e.model.ollama;
+  r.model.ollama_digest = e.model.ollama_digest;
+  if (!e.model.ollama_note.empty()) r.warnings.push_back("model.ollama: " + e.model.ollama_note);
   if (auto n = m.file->get_string_opt("general.name")) r.model.name = *n;
   {
     const bb_model_dims& d = m.dims;
@@ -221,9 +296,19 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     b->reference_only = e.reference_only(name);
     b->protocol = to_settings(e.protocol_for(name));
     try {
+      // Options: the config's backend_options for this backend, then the experiment's Ollama tag
+      // (model.ollama), which whole-model peers serve; backends ignore keys they do not know.
+      std::vector<std::pair<std::string, std::string>> opt_text;
+      for (const auto& [bn, kvs] : e.backend_options)
+        if (bn == name) opt_text = kvs;
+      if (!e.model.ollama.empty()) opt_text.emplace_back("model.ollama", e.model.ollama);
+      std::vector<bb_kv> opts;
+      for (const auto& [k, v] : opt_text) opts.push_back({k.c_str(), v.c_str()});
       bb_context_args ca{};
       ca.struct_size = sizeof(ca);
       ca.n_threads = threads;
+      ca.n_options = opts.size();
+      ca.options = opts.empty() ? nullptr : opts.data();
       b->ctx = std::make_shared<plugin::Context>(p, ca);
     } catch (const std::exception& ex) {
       r.skipped_backends.push_back({name, std::string("context creation failed: ") + ex.what()});
@@ -263,7 +348,10 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   auto driver_of = [&](Backend& b) -> workload::DecodeDriver* {
     if (!b.driver && b.driver_error.empty()) {
       try {
-        b.driver = std::make_unique<workload::DecodeDriver>(b.plugin, m, n_ctx, threads);
+        // A generate-only peer's session lives in the context made with its options (endpoint, model);
+        // every other backend gets a session context of its own, as before.
+        const bool peer = !b.plugin->supports(BB_OP_DECODE, BB_TYPE_ANY);
+        b.driver = std::make_unique<workload::DecodeDriver>(b.plugin, m, n_ctx, threads, peer ? b.ctx : nullptr);
       } catch (const plugin::BackendError& ex) {
         b.driver_error = ex.what();
       }
@@ -312,14 +400,24 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
           rc.budget.budget_tok_s = *s->entry->budget_tok_s;
           rc.budget.budget_us = 1e6 / *s->entry->budget_tok_s;
         }
-        rc.budget.graded = !b->reference_only;
       }
+      // Reference-only backends are never graded; nor is the bandwidth probe, which measures the
+      // machine (other processes' memory traffic moves it), not a brick.
+      rc.budget.graded = !b->reference_only && !c->bandwidth;
       if (b->reference && !c->bandwidth) reference_cell[s] = c.get();
       cells.push_back(std::move(c));
     }
   }
 
   auto fail_cell = [&](CellRun& c, report::CellStatus st, const std::string& why) {
+    // An isolated backend whose plugin host died: CRASHED / TIMEOUT with how, whatever the call said.
+    if (auto f = c.backend->plugin->failure()) {
+      c.result.status = f->timeout ? report::CellStatus::Timeout : report::CellStatus::Crashed;
+      c.result.status_reason = f->reason;
+      say("  " + std::string(report::cell_status_name(c.result.status)) + " " + c.result.id + " on " +
+          c.backend->name + ": " + f->reason);
+      return;
+    }
     c.result.status = st;
     c.result.status_reason = why;
     say((st == report::CellStatus::Skipped ? "  skip " : "  FAIL ") + c.result.id + " on " + c.backend->name + ": " + why);
@@ -342,11 +440,12 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
       if (s.brick == Brick::Decode || s.brick == Brick::Generate) {
         workload::DecodeDriver* drv = driver_of(b);
         if (!drv) {
-          fail_cell(c, report::CellStatus::Skipped, b.driver_error);
+          fail_cell(c, report::CellStatus::Skipped, b.driver_error);  // CRASHED when the plugin host died
           continue;
         }
         const int32_t pos = s.context - 1;
-        drv->write_kv_history(pos, seed);
+        c.real_prompt = s.brick == Brick::Generate && !drv->can_write_kv();
+        if (!c.real_prompt) drv->write_kv_history(pos, seed);
         const int32_t token = static_cast<int32_t>((seed * 2654435761u + static_cast<uint64_t>(s.context)) % static_cast<uint64_t>(m.dims.n_vocab));
         if (s.brick == Brick::Decode) {
           for (int32_t i = 0; i < kDecodeCheckPositions && pos + i < n_ctx; ++i)
@@ -355,15 +454,32 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
           c.sampler = std::make_unique<measure::CellSampler>(
               [drv, token, pos](int64_t it) { return drv->decode_timed(token, pos, it); }, b.protocol);
         } else {
-          c.tokens = drv->generate({token}, pos, s.tokens);
+          // A backend without KV writes gets the history as a real prompt from position 0.
+          const std::vector<int32_t> prompt =
+              c.real_prompt ? history_prompt(seed, pos, m.dims.n_vocab, token) : std::vector<int32_t>{token};
+          const int32_t from = c.real_prompt ? 0 : pos;
+          double check_device = -1;
+          c.tokens = drv->generate(prompt, from, s.tokens, nullptr, &check_device);
+          // A peer's samples are its server-side time (eval_duration, reported as device time) when its
+          // check run reported one: every sample then must, or the cell fails rather than mixing
+          // clocks. Other backends' generate cells stay on the host clock, like their decode cells.
+          c.device_time = c.real_prompt && check_device >= 0;
+          c.result.time_source = c.device_time ? "device" : "host";
           const int32_t n = s.tokens;
+          CellRun* self = &c;
+          const std::string backend_name = b.name;
           c.sampler = std::make_unique<measure::CellSampler>(
-              [drv, token, pos, n](int64_t it) {
+              [drv, prompt, from, n, self, backend_name](int64_t it) {
                 double total = 0;
                 for (int64_t i = 0; i < it; ++i) {
-                  double sec = 0;
-                  drv->generate({token}, pos, n, &sec);
-                  total += sec;
+                  double sec = 0, dev = -1;
+                  drv->generate(prompt, from, n, &sec, &dev);
+                  auto kv = drv->metrics();
+                  if (!kv.empty()) self->call_metrics.push_back(std::move(kv));
+                  if (self->device_time && dev < 0)
+                    throw std::runtime_error(backend_name + ": a generate call reported no device time although the "
+                                             "check run did (the cell's time source is device)");
+                  total += self->device_time ? dev : sec;
                 }
                 return total;
               },
@@ -403,9 +519,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
               a.iterations = it;
               a.weight_set_begin = self->weight_cursor % self->n_weight_sets;
               self->weight_cursor += it;
-              auto t0 = Clock::now();
-              plan->run(a);
-              return std::chrono::duration<double>(Clock::now() - t0).count();
+              return plan->run(a);  // the call's own time (isolated: the plugin host's clock)
             },
             b.protocol);
       }
@@ -425,6 +539,9 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
       eq.note = "byte-exact copy of the input";
     } else if (b.reference) {
       eq.note = "this is the reference";
+    } else if (c.real_prompt) {
+      eq.note = "not compared: " + b.name + " has no session_write_kv, so it generated after a real prompt of " +
+                std::to_string(s.context) + " tokens instead of the reference's synthetic KV history";
     } else {
       auto it = reference_cell.find(&s);
       CellRun* ref = it == reference_cell.end() ? nullptr : it->second;
@@ -470,6 +587,37 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
                                               ? measure::SchedulingOrder::kSequential
                                               : measure::SchedulingOrder::kInterleaved);
   size_t finished = 0;
+  // A whole-model peer's cell (its calls carried peer.* metrics) goes to r.peers with every sampled
+  // request's server-side timings.
+  auto record_peer = [&](CellRun& c) {
+    report::PeerCell pc;
+    report::KeyValues facts;
+    pc.cell_id = c.result.id;
+    if (!peer_cell_of(c.call_metrics, c.result.samples.size(), c.result.iterations_per_sample, pc, facts)) return;
+    auto it = std::find_if(r.peers.begin(), r.peers.end(), [&](const auto& p) { return p.backend == c.backend->name; });
+    if (it == r.peers.end()) {
+      r.peers.push_back({c.backend->name, {}, {}});
+      it = r.peers.end() - 1;
+    }
+    std::optional<std::string> digest;  // a copy: facts grows below, which would dangle a pointer into it
+    for (const auto& [k, v] : facts)
+      if (k == "digest" && !v.empty()) digest = v;
+    if (digest) {  // the same weights? The peer's digest against the file every other backend ran
+      const std::string hex = digest->substr(digest->find(':') == std::string::npos ? 0 : digest->find(':') + 1);
+      const bool same = hex == r.model.sha256;
+      facts.emplace_back("same_weights", same ? "true" : "false");
+      const std::string w = c.backend->name + " serves weights of digest " + *digest + ", not the model file the other "
+                            "backends ran (sha256 " + r.model.sha256 + "): the comparison is not on the same weights";
+      if (!same && std::find(r.warnings.begin(), r.warnings.end(), w) == r.warnings.end()) r.warnings.push_back(w);
+    }
+    it->facts = facts;
+    auto cit = std::find_if(it->cells.begin(), it->cells.end(), [&](const auto& x) { return x.cell_id == pc.cell_id; });
+    if (cit == it->cells.end()) {
+      it->cells.push_back(std::move(pc));
+    } else {
+      *cit = std::move(pc);
+    }
+  };
   auto finish_cell = [&](CellRun& c, bool interrupted) {
     report::Cell& rc = c.result;
     const measure::CellSampler& smp = *c.sampler;
@@ -501,6 +649,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
       }
     }
     r.cells[c.result_index] = rc;
+    record_peer(c);
     ++finished;
     say(fmt("[%3.0f%%] ", 100.0 * static_cast<double>(finished) / static_cast<double>(runnable.size())) + rc.id +
         " on " + c.backend->name + ": " + report::cell_status_name(rc.status) + ", " + std::to_string(rc.samples.size()) +
@@ -565,8 +714,24 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   return r;
 }
 
-std::vector<std::string> ci_failures(const report::RunResult& r) {
+std::vector<std::string> ci_failures(const report::RunResult& r, const std::vector<std::string>& required,
+                                     bool unstable_fails) {
   std::vector<std::string> out;
+  for (const auto& name : required) {  // --require: the backend ran, nothing of it failed, something was measured
+    bool skipped = false, measured = false;
+    for (const auto& s : r.skipped_backends)
+      if (s.name == name) {
+        skipped = true;
+        out.push_back(name + ": required (--require) but skipped: " + s.reason);
+      }
+    for (const auto& c : r.cells) {
+      if (c.backend != name) continue;
+      measured |= !c.samples.empty();
+      if (c.status == report::CellStatus::Failed)
+        out.push_back(c.id + " on " + name + ": required (--require) but FAILED (" + c.status_reason + ")");
+    }
+    if (!skipped && !measured) out.push_back(name + ": required (--require) but none of its cells was measured");
+  }
   for (const auto& c : r.cells) {
     const std::string where = c.id + " on " + c.backend;
     if (c.equivalence.checked && !c.equivalence.pass) out.push_back(where + ": equivalence failed (" + c.equivalence.note + ")");
@@ -574,8 +739,12 @@ std::vector<std::string> ci_failures(const report::RunResult& r) {
     switch (c.status) {
       case report::CellStatus::Unstable:
       case report::CellStatus::CappedSlow:
+        if (unstable_fails) out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
+        break;
       case report::CellStatus::Failed:
       case report::CellStatus::Interrupted:
+      case report::CellStatus::Crashed:
+      case report::CellStatus::Timeout:
         out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
         break;
       default:

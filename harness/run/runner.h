@@ -39,7 +39,10 @@ report::RunResult run_experiment(const config::Experiment& experiment, const Run
                                  const ProgressSink& progress);
 
 // Why `bench run --ci` fails this result: budget misses, failed equivalence, UNSTABLE / CAPPED_SLOW
-// / FAILED cells of graded backends. Empty = pass.
-std::vector<std::string> ci_failures(const report::RunResult& result);
+// / FAILED cells of graded backends; and for each `required` backend (--require, e.g. the Ollama
+// peer), its being skipped or any of its cells SKIPPED or FAILED. Empty = pass.
+// unstable_fails = the experiment's protocol.unstable_fails_ci.
+std::vector<std::string> ci_failures(const report::RunResult& result, const std::vector<std::string>& required = {},
+                                     bool unstable_fails = true);
 
 }  // namespace bb::run

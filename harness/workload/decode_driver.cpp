@@ -10,17 +10,22 @@
 namespace bb::workload {
 
 DecodeDriver::DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend, const model::Qwen2Model& model,
-                           int32_t n_ctx, int32_t n_threads)
+                           int32_t n_ctx, int32_t n_threads, std::shared_ptr<plugin::Context> ctx)
     : dims_(model.dims) {
   if (!backend) throw std::invalid_argument("DecodeDriver: no backend");
-  if (!backend->supports(BB_OP_DECODE, BB_TYPE_ANY) || !backend->api()->session_create)
+  const bool generate_only = backend->supports(BB_OP_GENERATE, BB_TYPE_ANY) && backend->api()->session_generate;
+  if ((!backend->supports(BB_OP_DECODE, BB_TYPE_ANY) && !generate_only) || !backend->api()->session_create)
     throw plugin::BackendError(BB_UNSUPPORTED,
                                backend->info().name + ": does not offer the decode brick (no sessions)");
   dims_.n_ctx_max = std::max<int32_t>(1, std::min(n_ctx, model.dims.n_ctx_max > 0 ? model.dims.n_ctx_max : n_ctx));
-  bb_context_args cargs{};
-  cargs.struct_size = sizeof(cargs);
-  cargs.n_threads = n_threads;
-  ctx_ = std::make_shared<plugin::Context>(backend, cargs);
+  if (ctx) {
+    ctx_ = std::move(ctx);
+  } else {
+    bb_context_args cargs{};
+    cargs.struct_size = sizeof(cargs);
+    cargs.n_threads = n_threads;
+    ctx_ = std::make_shared<plugin::Context>(backend, cargs);
+  }
   bb_session_desc sd{};
   sd.struct_size = sizeof(sd);
   sd.n_tensors = static_cast<int32_t>(model.tensors.size());
@@ -107,18 +112,17 @@ double DecodeDriver::decode_timed(int32_t token, int32_t pos, int64_t iterations
   a.pos = pos;
   a.iterations = iterations;
   a.logits = nullptr;
-  auto t0 = std::chrono::steady_clock::now();
-  session_->decode(a);
-  double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const double s = session_->decode(a);  // the call's own time (isolated plugins: the child's clock)
   if (device_seconds) *device_seconds = a.device_time_valid ? static_cast<double>(a.device_time_ns) * 1e-9 : -1;
   return s;
 }
 
 std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, int32_t pos_begin, int32_t n,
-                                            double* seconds) {
+                                            double* seconds, double* device_seconds) {
   if (prompt.empty()) throw std::invalid_argument("generate needs at least one prompt token");
   std::vector<int32_t> out(static_cast<size_t>(n), -1);
   auto t0 = std::chrono::steady_clock::now();
+  double call_seconds = -1;  // session_generate's own time, when the backend has it
   if (session_->can_generate()) {
     bb_generate_args a{};
     a.struct_size = sizeof(a);
@@ -127,8 +131,11 @@ std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, 
     a.prompt = prompt.data();
     a.tokens_out = out.data();
     a.pos_begin = pos_begin;
-    session_->generate(a);
+    call_seconds = session_->generate(a);
+    if (device_seconds)
+      *device_seconds = a.device_time_valid ? static_cast<double>(a.device_time_ns) * 1e-9 : -1;
   } else {
+    if (device_seconds) *device_seconds = -1;
     std::vector<float> logits;
     int32_t pos = pos_begin;
     for (int32_t t : prompt) logits = decode(t, pos++);
@@ -137,7 +144,9 @@ std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, 
       if (i + 1 < n) logits = decode(out[static_cast<size_t>(i)], pos++);
     }
   }
-  if (seconds) *seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  if (seconds)
+    *seconds = call_seconds >= 0 ? call_seconds
+                                 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 

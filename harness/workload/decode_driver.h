@@ -6,6 +6,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/qwen2_model.h"
@@ -19,8 +20,11 @@ namespace bb::workload {
 class DecodeDriver {
  public:
   // n_ctx: positions the KV cache must hold (clamped to the model's own context length).
+  // ctx: a context of `backend` to make the session in (with its options); none = a fresh one.
+  // A backend that offers generate but not decode (a whole-model peer such as ollama_client) gets a
+  // session too: its decode calls are its own errors.
   DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend, const model::Qwen2Model& model,
-               int32_t n_ctx, int32_t n_threads = 0);
+               int32_t n_ctx, int32_t n_threads = 0, std::shared_ptr<plugin::Context> ctx = nullptr);
   // Decodes `token` at `pos` and returns its logits.
   std::vector<float> decode(int32_t token, int32_t pos);
   // Logits after each of `tokens`, fed from position 0.
@@ -34,13 +38,19 @@ class DecodeDriver {
   // Benchmark use. Fills KV rows [0, n_rows) of every layer with kv_history(seed, ...) through
   // session_write_kv; BackendError(UNSUPPORTED) when the backend has no write_kv.
   void write_kv_history(int32_t n_rows, uint64_t seed);
-  // One timed call: `iterations` repeats of decoding `token` at `pos`; host seconds, logits stay in
+  // One timed call: `iterations` repeats of decoding `token` at `pos`; its seconds (Session::decode:
+  // the host's clock, or an isolated plugin's host process's), logits stay in
   // the session. device_seconds is set when the backend reports device time.
   double decode_timed(int32_t token, int32_t pos, int64_t iterations, double* device_seconds = nullptr);
   // n greedy tokens after `prompt` fed from pos_begin: session_generate when the backend has it,
-  // else decode + argmax here. Returns the tokens; *seconds = host time of the whole call.
+  // else decode + argmax here. Returns the tokens; *seconds = session_generate's own time
+  // (Session::generate), or the host time of the whole decode + argmax loop;
+  // *device_seconds = the time the backend reports for it (session_generate's device_time), or -1.
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, int32_t pos_begin, int32_t n,
-                                double* seconds = nullptr);
+                                double* seconds = nullptr, double* device_seconds = nullptr);
+  bool can_write_kv() const { return session_->can_write_kv(); }
+  // The session's key-values about its last call (ABI 1.1 session_get_metrics); empty when none.
+  std::vector<std::pair<std::string, std::string>> metrics() { return session_->metrics(); }
 
  private:
   bb_model_dims dims_{};

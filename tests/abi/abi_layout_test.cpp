@@ -161,12 +161,14 @@ PIN(bb_plugin_api, session_decode, 152);
 PIN(bb_plugin_api, session_read_logits, 160);
 PIN(bb_plugin_api, session_write_kv, 168);
 PIN(bb_plugin_api, session_generate, 176);
-PIN_SIZE(bb_plugin_api, 184);
+PIN(bb_plugin_api, session_get_metrics, 184);  // appended in 1.1
+PIN_SIZE(bb_plugin_api, 192);
 
-TEST(AbiLayout, VersionIsOnePointZero) {
+TEST(AbiLayout, VersionIsOnePointOne) {
   // Bumping either number is a deliberate act: update the pins above and this line together.
+  // 1.1 appended bb_plugin_api.session_get_metrics.
   EXPECT_EQ(BB_ABI_VERSION_MAJOR, 1);
-  EXPECT_EQ(BB_ABI_VERSION_MINOR, 0);
+  EXPECT_EQ(BB_ABI_VERSION_MINOR, 1);
 }
 
 TEST(AbiLayout, GgmlTypeIdsMatchGguf) {

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "config/experiment.h"
+#include "test_util.h"
 
 namespace bb::config {
 namespace {
@@ -54,6 +55,9 @@ TEST(ExperimentConfig, SmokeUsesTheTinyOracleModel) {
   EXPECT_TRUE(fs::equivalent(e.model.gguf_path, kData + "/oracle/tiny-b-q4_k_m.gguf"));
   EXPECT_TRUE(e.backends.empty());  // every usable plugin
   EXPECT_LE(e.protocol.max_seconds_per_cell, 1.0);
+  EXPECT_FALSE(e.protocol.unstable_fails_ci);  // a plumbing check: UNSTABLE is reported, not fatal
+  EXPECT_TRUE(load_experiment(kConfigs + "/qwen1.5b.yaml").protocol.unstable_fails_ci);  // the default
+  EXPECT_NE(canonical_json(e).find("\"unstable_fails_ci\":false"), std::string::npos);
   // Every brick is there.
   for (Brick b : all_bricks()) {
     bool found = false;
@@ -205,7 +209,7 @@ TEST(ConfigErrors, WrongTypeOfValue) {
 TEST(ConfigErrors, UnknownKeysListTheKnownOnes) {
   EXPECT_HAS(error_of(kModel + "protcol: {seed: 1}\n"),
              "cfg.yaml:2:1: unknown key 'protcol' at top level; did you mean 'protocol'? known: name, model, "
-             "backends, reference, threads, protocol, backend_caps, bricks, tolerances");
+             "backends, reference, threads, protocol, backend_caps, backend_options, bricks, tolerances");
   EXPECT_HAS(
       error_of(kModel + "protocol:\n  cv_targte: 0.1\n"),
       "cfg.yaml:3:3: unknown key 'cv_targte' in protocol; did you mean 'cv_target'? known: warmup_ms,");
@@ -243,8 +247,11 @@ TEST(ConfigErrors, MissingModelSaysHowToFixIt) {
   std::string msg = error_of("model:\n  gguf: nowhere/model.gguf\n");
   EXPECT_HAS(msg, "cfg.yaml:2:9: model.gguf: no such file: " + kData + "/nowhere/model.gguf");
   EXPECT_HAS(msg, "add model.synthetic:");
-  EXPECT_HAS(error_of("model: {ollama: \"qwen2.5-coder:1.5b\"}\n"),
-             "model.ollama alone is not a model source yet");
+  {  // an Ollama tag alone must be in Ollama's store; here the store is empty
+    bb::test::TempDir store;
+    bb::test::ScopedEnv models("OLLAMA_MODELS", store.path());
+    EXPECT_HAS(error_of("model: {ollama: \"qwen2.5-coder:1.5b\"}\n"), "run `ollama pull qwen2.5-coder:1.5b`");
+  }
   EXPECT_HAS(error_of("model: {synthetic: {model: qwen3}}\n"),
              "cfg.yaml:1:28: model.synthetic.model: unknown model 'qwen3'; known: qwen2.5-coder-0.5b");
   EXPECT_HAS(error_of("model: {synthetic: {model: qwen2.5-coder-0.5b, quant: q4_k}}\n"),

@@ -161,6 +161,32 @@ TEST(GgufReader, ParsesEveryOracleFile) {
   }
 }
 
+// from_memory (the fuzz target's entry, fuzz/gguf_fuzz.cpp) reads what open() reads, in place, and
+// names the buffer as it was told in its errors.
+TEST(GgufReader, FromMemoryMatchesOpenAndNamesItsBuffer) {
+  const std::string path = test::oracle_path("tiny-b-q4_k_m.gguf");
+  const auto bytes = test::read_bytes(path);
+  auto a = GgufFile::open(path);
+  auto b = GgufFile::from_memory(bytes.data(), bytes.size(), "in-memory.gguf");
+  EXPECT_EQ(b->path(), "in-memory.gguf");
+  EXPECT_EQ(b->metadata(), a->metadata());
+  ASSERT_EQ(b->tensors().size(), a->tensors().size());
+  for (size_t i = 0; i < a->tensors().size(); ++i) {
+    const auto &x = a->tensors()[i], &y = b->tensors()[i];
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.nbytes, y.nbytes);
+    ASSERT_TRUE(y.data >= bytes.data() && y.data + y.nbytes <= bytes.data() + bytes.size()) << x.name;  // in place
+    EXPECT_EQ(std::memcmp(x.data, y.data, x.nbytes), 0) << x.name;
+  }
+  try {
+    GgufFile::from_memory(bytes.data(), 100, "cut.gguf");
+    FAIL() << "a 100-byte prefix parsed";
+  } catch (const GgufError& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("cut.gguf: ", 0), 0u) << e.what();
+  }
+  EXPECT_THROW(GgufFile::from_memory(nullptr, 0, "empty"), GgufError);
+}
+
 TEST(GgufReader, AcceptsVersion2AndRejectsVersion1) {
   TempDir dir;
   auto bytes = test::read_bytes(test::oracle_path("tiny-a-f32.gguf"));

@@ -74,7 +74,7 @@ TEST_F(BenchPlugins, ExitsOneWhenNoPluginIsUsable) {
     ++rejected;
   EXPECT_EQ(rejected, 5u) << r.out;
   EXPECT_THAT(r.out, HasSubstr("probe returned 0: needs a frobnicator"));
-  EXPECT_THAT(r.out, HasSubstr("ABI 2.0; this bench speaks ABI 1.0"));
+  EXPECT_THAT(r.out, HasSubstr("ABI 2.0; this bench speaks ABI 1.1"));
   EXPECT_THAT(r.err, HasSubstr("no usable plugin"));
 }
 

@@ -90,7 +90,7 @@ TEST(PluginRegistry, EveryBadPluginIsRejectedWithItsOwnReason) {
   const PluginInfo& abi2 = *by_file.at("test_abi2.so");
   EXPECT_EQ(
       abi2.rejection,
-      "built against brickbench plugin ABI 2.0; this bench speaks ABI 1.0: rebuild the plugin against this "
+      "built against brickbench plugin ABI 2.0; this bench speaks ABI 1.1: rebuild the plugin against this "
       "brick_abi.h");
   EXPECT_EQ(abi2.abi_major, 2u);
 
@@ -223,6 +223,58 @@ TEST(PluginRegistry, TheCurrentDirectoryIsNotSearchedUnlessNamed) {
   ASSERT_EQ(named.candidates().size(), 1u);
   EXPECT_EQ(named.candidates()[0].path, tmp.path() + "/in_cwd.so");
   EXPECT_TRUE(named.candidates()[0].usable) << named.candidates()[0].rejection;
+}
+
+TEST(PluginRegistry, RelativeEntriesOfThePluginPathAreRefused) {
+  TempDir tmp;
+  fs::create_directories(tmp.path() + "/rel");
+  fs::copy_file(test::good_plugin_file(), tmp.path() + "/rel/in_rel.so");
+  fs::copy_file(test::good_plugin_file(), tmp.path() + "/in_cwd.so");
+  CurrentDirectory cwd(tmp.path());
+  // "." and "rel" would make the plugins depend on where bench runs: neither is searched.
+  ScopedEnv env("BRICKBENCH_PLUGIN_PATH", ".:rel:" + test::good_dir());
+  SearchPaths paths;
+  paths.use_build_dir = false;
+  PluginRegistry registry;
+  registry.discover(paths);
+  ASSERT_EQ(registry.candidates().size(), 1u);
+  EXPECT_THAT(registry.candidates()[0].path, StartsWith(test::good_dir()));
+  ASSERT_EQ(registry.warnings().size(), 2u);
+  EXPECT_THAT(registry.warnings()[0], HasSubstr("entry '.' is relative"));
+  EXPECT_THAT(registry.warnings()[1], HasSubstr("entry 'rel' is relative"));
+  for (const auto& d : plugin_search_dirs(paths)) EXPECT_TRUE(fs::path(d.path).is_absolute()) << d.path;
+
+  PluginRegistry named;  // the same relative directory given on the command line is searched
+  named.discover(only({"rel"}));
+  ASSERT_EQ(named.candidates().size(), 1u);
+  EXPECT_EQ(named.candidates()[0].path, tmp.path() + "/rel/in_rel.so");
+}
+
+// bench run --isolate: the same negotiation in a child process per plugin gives the same verdicts
+// and reasons, and a usable plugin's capabilities and build info come back whole.
+TEST(PluginRegistry, IsolatedLoadingRejectsAndAcceptsLikeInProcess) {
+  SearchPaths in_process = only({test::good_dir(), test::bad_dir()});
+  SearchPaths isolated = in_process;
+  isolated.isolate.enabled = true;
+  isolated.isolate.host_executable = BRICKBENCH_BENCH_EXE;
+  PluginRegistry a, b;
+  a.discover(in_process);
+  b.discover(isolated);
+  ASSERT_EQ(a.candidates().size(), b.candidates().size());
+  for (size_t i = 0; i < a.candidates().size(); ++i) {
+    const PluginInfo &x = a.candidates()[i], &y = b.candidates()[i];
+    EXPECT_EQ(x.path, y.path);
+    EXPECT_EQ(x.usable, y.usable) << x.path;
+    EXPECT_EQ(x.rejection, y.rejection) << x.path;
+    EXPECT_EQ(x.name, y.name);
+    EXPECT_EQ(x.probe_score, y.probe_score);
+    EXPECT_EQ(x.capabilities.size(), y.capabilities.size());
+    EXPECT_EQ(x.build_info, y.build_info);
+  }
+  auto plugin = b.find("test_good");
+  ASSERT_NE(plugin, nullptr);
+  EXPECT_FALSE(plugin->failure().has_value());
+  EXPECT_TRUE(plugin->supports(BB_OP_GEMV, BB_TYPE_F32));
 }
 
 TEST(PluginRegistry, AFileFoundTwiceIsLoadedOnce) {

@@ -3,12 +3,25 @@
 // BB_FAULTY_MODE:
 //   wrong:<op>   scales the outputs of <op> (e.g. rms_norm) by 1.01 after a correct run
 //   slow:<op>    runs <op> twice per iteration (about 2x slower, same outputs)
+//   delay:<op>:<fraction>  after each run call of <op>, busy-waits <fraction> of the time that call took
+//                (delay:qkv:0.1 makes qkv about 10% slower, same outputs); the power test of bench diff
+// Misbehaviours that only `bench run --isolate` survives (isolate_test.cpp), each in <op>'s plan_run:
+//   segv:<op>    dereferences an invalid pointer (SIGSEGV)
+//   abort:<op>   calls std::abort (SIGABRT)
+//   hang:<op>    spins forever (a TIMEOUT)
+//   throw:<op>   throws a C++ exception through the C boundary
+//   leak:<op>    allocates and touches 64 MiB per call, never freed (memory without bound)
+// and at load time: abi2 (the table claims ABI 2.0), crash_entry (SIGSEGV inside bb_plugin_entry).
 // Everything else passes through untouched, so only that brick's cells may differ.
 #include <dlfcn.h>
 
+#include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "brickbench/brick_abi.h"
 
@@ -17,6 +30,7 @@ namespace {
 const bb_plugin_api* inner = nullptr;
 bb_plugin_api table;
 std::string mode_kind, mode_op;
+double delay_fraction = 0;
 
 struct Plan {
   bb_plan* inner;
@@ -42,8 +56,40 @@ void plan_destroy(bb_plan* p) {
 bb_error* plan_write_inputs(bb_plan* p, int32_t n, const bb_tensor* t) {
   return inner->plan_write_inputs(reinterpret_cast<Plan*>(p)->inner, n, t);
 }
+// An address no mapping holds, hidden from the optimizer so the fault happens at run time.
+volatile uintptr_t bad_address = 8;
+volatile bool forever = true;
+std::vector<char*> hoard;
+
+void misbehave() {
+  if (mode_kind == "segv") *reinterpret_cast<volatile int*>(bad_address) = 1;
+  if (mode_kind == "abort") std::abort();
+  if (mode_kind == "hang")
+    while (forever) {
+    }
+  if (mode_kind == "throw") throw std::runtime_error("faulty: thrown through the C ABI");
+  if (mode_kind == "leak") {
+    constexpr size_t kChunk = size_t{64} << 20;
+    auto* leaked = static_cast<char*>(std::malloc(kChunk));
+    if (leaked) std::memset(leaked, 1, kChunk);  // touched, so it is resident
+    hoard.push_back(leaked);  // reachable, so neither the compiler nor LeakSanitizer drops it
+  }
+}
+
 bb_error* plan_run(bb_plan* p, bb_run_args* a) {
   auto* w = reinterpret_cast<Plan*>(p);
+  if (targeted(w->op)) misbehave();
+  if (mode_kind == "delay" && targeted(w->op)) {
+    // Busy-wait rather than sleep: a sleep's wake-up latency would add a floor, not a fraction.
+    using Clock = std::chrono::steady_clock;
+    const auto start = Clock::now();
+    if (bb_error* e = inner->plan_run(w->inner, a)) return e;
+    const auto took = Clock::now() - start;
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(took * delay_fraction);
+    while (Clock::now() < until) {
+    }
+    return nullptr;
+  }
   if (bb_error* e = inner->plan_run(w->inner, a)) return e;
   if (mode_kind == "slow" && targeted(w->op)) return inner->plan_run(w->inner, a);
   return nullptr;
@@ -61,6 +107,8 @@ bb_error* plan_read_outputs(bb_plan* p, int32_t n, bb_tensor* t) {
 }  // namespace
 
 extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* host) {
+  const char* load_mode = std::getenv("BB_FAULTY_MODE");
+  if (load_mode && std::strcmp(load_mode, "crash_entry") == 0) *reinterpret_cast<volatile int*>(bad_address) = 1;
   if (!inner) {
     const char* path = std::getenv("BB_FAULTY_INNER");
     if (!path) return nullptr;
@@ -72,8 +120,14 @@ extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* hos
     auto colon = mode.find(':');
     mode_kind = mode.substr(0, colon);
     mode_op = colon == std::string::npos ? "" : mode.substr(colon + 1);
+    if (mode_kind == "delay") {  // delay:<op>:<fraction>
+      const auto colon2 = mode_op.find(':');
+      delay_fraction = colon2 == std::string::npos ? 0.0 : std::strtod(mode_op.c_str() + colon2 + 1, nullptr);
+      mode_op = mode_op.substr(0, colon2);
+    }
     table = *inner;
     table.name = "faulty";
+    if (mode_kind == "abi2") table.abi_major = 2;
     table.description = "scalar_ref with one deliberate fault (tests only)";
     table.plan_create = plan_create;
     table.plan_destroy = plan_destroy;

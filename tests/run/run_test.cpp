@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <sstream>
@@ -66,7 +67,8 @@ TEST_F(BenchRun, SmokeConfigPassesCiAndWritesAResultThatValidates) {
   EXPECT_EQ(result.experiment_name, "smoke");
   EXPECT_FALSE(result.model.sha256.empty());
   ASSERT_FALSE(result.plugins.empty());
-  EXPECT_EQ(result.plugins.front().name, "scalar_ref");
+  EXPECT_TRUE(std::any_of(result.plugins.begin(), result.plugins.end(),
+                          [](const report::PluginRecord& p) { return p.name == "scalar_ref" && !p.sha256.empty(); }));
   // Every brick of DESIGN.md §3 has a measured cell on the reference.
   for (const char* id : {"bandwidth", "rms_norm", "qkv", "rope", "attention@64", "attention@512", "o_proj", "ffn",
                          "layer@64", "layer@512", "decode@64", "decode@512", "generate8@512", "gemv.Q4_K",
@@ -108,16 +110,16 @@ TEST_F(BenchRun, WrongNumbersFromOneBrickAreCaughtByEquivalence) {
 }
 
 TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {
-  // First measure the reference's qkv here, then give qkv a budget of 1.45x that: scalar_ref meets it,
-  // a backend doing the work twice cannot.
+  // First measure the reference's qkv here, then give qkv a budget of 1.3x its fastest sample (the
+  // minimum: robust to load spikes during the probe): a backend doing the work twice cannot meet it.
   const std::string probe = dir_.path() + "/probe.yaml";
   write(probe, tiny_config("  - qkv\n"));
   auto p = test::run_bench("run " + probe + " --quiet --bandwidth-mib 8 --out " + dir_.path() + "/probe.json");
   ASSERT_EQ(p.exit_code, 0) << p.err;
-  const double median_us = find_cell(report::read_result_json(dir_.path() + "/probe.json"), "qkv", "scalar_ref")->stats.median * 1e6;
+  const double fastest_us = find_cell(report::read_result_json(dir_.path() + "/probe.json"), "qkv", "scalar_ref")->stats.min * 1e6;
 
   const std::string cfg = dir_.path() + "/slow.yaml";
-  write(cfg, tiny_config("  - {brick: qkv, budget_us: " + std::to_string(1.45 * median_us) + "}\n",
+  write(cfg, tiny_config("  - {brick: qkv, budget_us: " + std::to_string(1.3 * fastest_us) + "}\n",
                          "backend_caps: {scalar_ref: {reference_only: true}}\n"));
   test::ScopedEnv mode("BB_FAULTY_MODE", std::string("slow:qkv"));
   auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir + " --out " + out_);

@@ -21,7 +21,7 @@ TEST(ScalarRefPluginIdentity, EntryAndProbe) {
   ASSERT_NE(api, nullptr);
   EXPECT_EQ(api->struct_size, sizeof(bb_plugin_api));
   EXPECT_EQ(api->abi_major, 1u);
-  EXPECT_EQ(api->abi_minor, 0u);
+  EXPECT_EQ(api->abi_minor, uint32_t(BB_ABI_VERSION_MINOR));
   EXPECT_STREQ(api->name, "scalar_ref");
   EXPECT_NE(std::string(api->version), "");
   EXPECT_NE(std::string(api->description), "");

@@ -1,5 +1,5 @@
 /*
- * brickbench plugin ABI, version 1.
+ * brickbench plugin ABI, version 1.1 (1.0 + session_get_metrics appended to bb_plugin_api).
  *
  * This header is the whole contract between the `bench` host and a backend plugin. It is the only
  * file a plugin includes from the host. It is C99: no C++ types, no exceptions, no STL crosses it.
@@ -45,7 +45,7 @@
  * during that call: copy what you need. Output buffers passed to read calls are valid only during
  * the call.
  *
- * Timing: the host times plan_run / session_decode with a monotonic clock. Uploads, repacking
+ * Timing: the host times plan_run / session_decode / session_generate with a monotonic clock. Uploads, repacking
  * (plan_create), input writes and output read-back are outside that region by construction. A
  * backend whose work is asynchronous must finish its work before returning from a run call, and
  * may also report device time (e.g. CUDA events) for the same call.
@@ -61,7 +61,7 @@ extern "C" {
 #endif
 
 #define BB_ABI_VERSION_MAJOR 1
-#define BB_ABI_VERSION_MINOR 0
+#define BB_ABI_VERSION_MINOR 1
 
 /* True when a struct written by the other side (its struct_size) covers `field`. */
 #define BB_HAS_FIELD(ptr, type, field) \
@@ -388,6 +388,28 @@ typedef struct bb_plugin_api {
   bb_error* (*session_write_kv)(bb_session* session, const bb_kv_write_args* args);
   /* Optional (may be NULL): the host then loops session_decode and takes the argmax itself. */
   bb_error* (*session_generate)(bb_session* session, bb_generate_args* args);
+
+  /* ---- appended in 1.1: read only when struct_size covers the field (BB_HAS_FIELD) ---- */
+  /*
+   * Optional (may be NULL): what the session knows about its last session_generate /
+   * session_decode call and about the engine behind it, as key-values. Called by the host outside
+   * the timed region, after a timed call. *kvs and every string in it stay valid until the next call
+   * into this session or session_destroy (not static, unlike other bb_kv arrays). A key that is
+   * absent is unknown: a plugin never writes "0" for a value it did not get. Numbers are decimal
+   * text. Keys (all optional):
+   *   per call:  eval_count, eval_duration_ns (generated tokens and the engine's time for them),
+   *              prompt_eval_count, prompt_eval_duration_ns (prompt tokens evaluated, their time),
+   *              load_duration_ns, total_duration_ns (as the engine reports them),
+   *              ttft_ns (host clock: request sent -> first token received),
+   *              gap_p50_ns, gap_p99_ns, gap_count (host clock: between consecutive tokens),
+   *              done_reason, tokens_received.
+   *   "peer.*":  facts of a whole-model peer the session talks to (e.g. an Ollama server):
+   *              peer.kind, peer.endpoint, peer.server_version, peer.model, peer.digest,
+   *              peer.family, peer.parameter_size, peer.quantization_level, peer.size,
+   *              peer.size_vram, peer.context_length. A session that reports peer.* keys is a peer:
+   *              the host records it in the result's "peers" section.
+   */
+  bb_error* (*session_get_metrics)(bb_session* session, const bb_kv** kvs, size_t* n_kvs);
 } bb_plugin_api;
 
 typedef const bb_plugin_api* (*bb_plugin_entry_fn)(const bb_host_api* host);

@@ -1,0 +1,194 @@
+// What the host code of cuda_bricks hands its kernels: plain structs (shared by g++ and nvcc) and
+// the launchers the .cu files define. Every pointer here is a device pointer.
+//
+// Weight layouts on the device ("repacked": the same bytes as GGUF, regrouped so that every
+// 16-byte load is aligned and each work unit's bytes are contiguous; see repack.h):
+//   Q4_K  native 144-byte super-blocks (d, dmin, 12 scale bytes, 128 bytes of nibbles): q plane
+//   Q6_K  q = ql [rows][nb][4 units][32], aux = qh [rows][nb][4][16], sc = scales [rows][nb][4][4],
+//         d = fp16 [rows][nb]    (unit t = 2h + l0/16 covers half h, lanes l0..l0+15 of ggml's loop)
+//   Q8_0  q = qs [rows][nb][32], d [rows][nb]
+//   Q5_0  q = qs [rows][nb][16], aux = qh (uint32) [rows][nb], d [rows][nb]
+//   Q4_0  q = qs [rows][nb][16], d [rows][nb]
+//   F16   q = the row as stored; F32 likewise
+// Activations for quantized weights are Q8_1-style: int8 q[n] and per 32 elements float2
+// {d, d * sum(q)}, so x[i] ~= d * q[i] (llama.cpp's MMVQ scheme, BB_CAP_ACT_Q8).
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#include <cuda_runtime.h>
+#else
+#include <cuda_runtime_api.h>
+#endif
+
+namespace bb::cuda_bricks {
+
+inline constexpr int kTypeF32 = 0;
+inline constexpr int kTypeF16 = 1;
+inline constexpr int kTypeQ4_0 = 2;
+inline constexpr int kTypeQ5_0 = 6;
+inline constexpr int kTypeQ8_0 = 8;
+inline constexpr int kTypeQ4_K = 12;
+inline constexpr int kTypeQ6_K = 14;
+
+// Geometry of the kernels (the host sizes grids with these).
+inline constexpr int kGemvWarps = 4;                             // warps per GEMV block
+inline constexpr int kGemvRowsPerWarp = 2;                       // rows a warp streams at once
+inline constexpr int kGemvRowsPerBlock = kGemvWarps * kGemvRowsPerWarp;
+inline constexpr int kGateUpWarps = 8;                           // gate+up blocks: 32 outputs each
+inline constexpr int kGateUpOutputs = 32;
+inline constexpr int kAttnWarps = 8;
+inline constexpr int kAttnMinChunk = 32;                         // rows per split, at least
+inline constexpr int kAttnMaxGroup = 8;                          // query heads per KV head
+inline constexpr int kNormThreads = 512;
+
+// One weight matrix on the device.
+struct MatDesc {
+  int32_t type;
+  int32_t rows;
+  int32_t cols;
+  int32_t reserved;
+  const uint8_t* q;
+  const uint8_t* aux;
+  const uint8_t* sc;
+  const uint16_t* d;
+};
+
+// An activation vector in both forms: float (F16/F32 weights) and Q8_1 (quantized weights).
+struct Act {
+  const float* f;
+  const int8_t* q;
+  const float2* ds;
+};
+
+// Output of a vector in both forms (any pointer may be null = not wanted).
+struct ActOut {
+  float* f;
+  int8_t* q;
+  float2* ds;
+};
+
+// One matrix of a (possibly fused) GEMV launch: rows [0, rows) of m, blocks from block_begin.
+struct GemvSeg {
+  MatDesc m;
+  const float* bias;  // [rows] or null
+  float* y;           // [rows]
+  int32_t block_begin;
+  int32_t reserved;
+};
+
+enum class GemvEpilogue : int32_t {
+  kStore = 0,         // y = W x (+ bias)
+  kResidualNorm = 1,  // y += W x; the last block then RMS-normalizes y into `norm_out` (when g set)
+  kQkvRope = 2,       // q, k, v (+ bias) into y; the last block ropes q and k, stores k, v rows
+  kArgmax = 3,        // y = W x, and each block writes its best (value, row) key to `keys`
+};
+
+// Everything one GEMV launch reads; lives in device memory (the kernel reads it with loads).
+struct GemvLaunch {
+  GemvSeg seg[3];
+  int32_t n_seg;
+  int32_t n_blocks;
+  Act x;
+  // kResidualNorm
+  const float* norm_g;  // null: no norm after the residual
+  float norm_eps;
+  int32_t norm_n;
+  ActOut norm_out;
+  // kQkvRope: q at seg[0].y, k at seg[1].y, v at seg[2].y
+  const int32_t* pos;       // device position
+  const float2* rope_cs;    // [positions][head_dim / 2] (cos, sin)
+  float* q_rot;             // [n_head * head_dim]
+  void* k_cache;            // [C][n_head_kv * head_dim] of kv_type
+  void* v_cache;
+  int32_t kv_type;
+  int32_t n_head;
+  int32_t n_head_kv;
+  int32_t head_dim;
+  // kArgmax
+  unsigned long long* keys;  // [n_blocks]
+  // last-block bookkeeping
+  unsigned int* counter;     // zero before the launch; the last block resets it
+};
+
+struct GateUpLaunch {
+  MatDesc gate;
+  MatDesc up;
+  Act x;
+  ActOut h;  // [n_ff] silu(gate x) * (up x)
+  int32_t n_blocks;
+};
+
+struct AttentionLaunch {
+  const float* q;        // [n_head * head_dim], roped
+  const void* k_cache;   // [C][n_head_kv * head_dim]
+  const void* v_cache;
+  int32_t kv_type;
+  int32_t n_head;
+  int32_t n_head_kv;
+  int32_t head_dim;
+  const int32_t* pos;    // attends rows 0..*pos
+  int32_t max_splits;    // grid.y of the split kernel
+  float scale;
+  float2* part_ml;       // [n_head][max_splits] (max, sum of exp)
+  float* part_acc;       // [n_head][max_splits][head_dim]
+  ActOut out;            // [n_head * head_dim]
+};
+
+struct NormLaunch {
+  const float* x;
+  float* x_copy;         // optional: x copied here (a layer's residual stream)
+  const float* g;
+  float eps;
+  int32_t n;
+  ActOut out;
+};
+
+struct EmbedLaunch {
+  MatDesc table;         // [n_vocab, n_embd]
+  const int32_t* token;
+  float* x;
+};
+
+struct RopeLaunch {
+  const float* q_in;
+  const float* k_in;
+  float* q_out;
+  float* k_out;
+  const int32_t* pos;
+  const float2* rope_cs;
+  int32_t n_head;
+  int32_t n_head_kv;
+  int32_t head_dim;
+};
+
+struct AdvanceLaunch {
+  const unsigned long long* keys;
+  int32_t n_keys;
+  int32_t* token;        // next input token
+  int32_t* pos;          // incremented
+  int32_t* step;         // index into tokens_out; written only when >= 0, then incremented
+  int32_t* tokens_out;
+  int32_t tokens_cap;
+};
+
+// Launchers: each checks the launch (cudaGetLastError) and returns the error, never throws.
+// `d_launch` points at the struct in device memory; `h_launch` is the same struct on the host
+// (for grid sizes).
+cudaError_t launch_gemv(const GemvLaunch& h_launch, const GemvLaunch* d_launch, GemvEpilogue epilogue,
+                        cudaStream_t stream);
+cudaError_t launch_gate_up(const GateUpLaunch& h_launch, const GateUpLaunch* d_launch, cudaStream_t stream);
+cudaError_t launch_attention(const AttentionLaunch& h_launch, const AttentionLaunch* d_launch,
+                             cudaStream_t stream);
+cudaError_t launch_rms_norm(const NormLaunch* d_launch, cudaStream_t stream);
+cudaError_t launch_embed(const EmbedLaunch* d_launch, cudaStream_t stream);
+cudaError_t launch_rope(const RopeLaunch& h_launch, const RopeLaunch* d_launch, cudaStream_t stream);
+cudaError_t launch_advance(const AdvanceLaunch* d_launch, cudaStream_t stream);
+cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream);
+cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream);
+
+// Blocks of the attention split kernel for a context of up to max_rows rows.
+int32_t attention_max_splits(int32_t n_head_kv, int32_t max_rows, int32_t n_sms);
+
+}  // namespace bb::cuda_bricks

@@ -1,0 +1,203 @@
+#include "repack.h"
+
+#include <bit>
+#include <cstring>
+#include <stdexcept>
+
+#include "kernel_api.h"
+
+namespace bb::cuda_bricks {
+namespace {
+
+constexpr TypeInfo kTypes[] = {
+    {kTypeF32, "F32", 1, 4},        {kTypeF16, "F16", 1, 2},         {kTypeQ4_0, "Q4_0", 32, 18},
+    {kTypeQ5_0, "Q5_0", 32, 22},    {kTypeQ8_0, "Q8_0", 32, 34},     {kTypeQ4_K, "Q4_K", 256, 144},
+    {kTypeQ6_K, "Q6_K", 256, 210},
+};
+
+const char* other_name(int32_t type) {
+  switch (type) {
+    case 3: return "Q4_1";
+    case 7: return "Q5_1";
+    case 9: return "Q8_1";
+    case 10: return "Q2_K";
+    case 11: return "Q3_K";
+    case 13: return "Q5_K";
+    case 15: return "Q8_K";
+    case 24: return "I8";
+    case 25: return "I16";
+    case 26: return "I32";
+    case 27: return "I64";
+    case 28: return "F64";
+    case 30: return "BF16";
+    default: return nullptr;
+  }
+}
+
+}  // namespace
+
+std::optional<TypeInfo> type_info(int32_t type) {
+  for (const TypeInfo& t : kTypes)
+    if (t.type == type) return t;
+  return std::nullopt;
+}
+
+std::string type_name(int32_t type) {
+  if (auto t = type_info(type)) return t->name;
+  if (const char* n = other_name(type)) return n;
+  return "type#" + std::to_string(type);
+}
+
+std::string supported_types_list() {
+  std::string s;
+  for (const TypeInfo& t : kTypes) s += (s.empty() ? "" : ", ") + std::string(t.name);
+  return s;
+}
+
+PackedSizes packed_sizes(int32_t type, int64_t rows, int64_t cols) {
+  PackedSizes p;
+  const auto r = static_cast<uint64_t>(rows);
+  switch (type) {
+    case kTypeF32: p.q = r * static_cast<uint64_t>(cols) * 4; break;
+    case kTypeF16: p.q = r * static_cast<uint64_t>(cols) * 2; break;
+    case kTypeQ4_K: p.q = r * static_cast<uint64_t>(cols / 256) * 144; break;
+    case kTypeQ6_K: {
+      const uint64_t nb = r * static_cast<uint64_t>(cols / 256);
+      p.q = nb * 128;
+      p.aux = nb * 64;
+      p.sc = nb * 16;
+      p.d = nb * 2;
+      break;
+    }
+    case kTypeQ8_0: {
+      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
+      p.q = nb * 32;
+      p.d = nb * 2;
+      break;
+    }
+    case kTypeQ5_0: {
+      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
+      p.q = nb * 16;
+      p.aux = nb * 4;
+      p.d = nb * 2;
+      break;
+    }
+    case kTypeQ4_0: {
+      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
+      p.q = nb * 16;
+      p.d = nb * 2;
+      break;
+    }
+    default:
+      throw std::invalid_argument("packed_sizes: type " + type_name(type) + " is not supported");
+  }
+  return p;
+}
+
+void repack(int32_t type, int64_t rows, int64_t cols, const void* src_v, uint8_t* q, uint8_t* aux, uint8_t* sc,
+            uint8_t* d) {
+  const auto* src = static_cast<const uint8_t*>(src_v);
+  const PackedSizes sizes = packed_sizes(type, rows, cols);
+  switch (type) {
+    case kTypeF32:
+    case kTypeF16:
+    case kTypeQ4_K:
+      std::memcpy(q, src, sizes.q);
+      return;
+    case kTypeQ6_K: {
+      // ggml block_q6_K: ql[128], qh[64], scales[16] (int8), d (fp16) = 210 bytes.
+      const uint64_t nb = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / 256);
+      for (uint64_t b = 0; b < nb; ++b) {
+        const uint8_t* blk = src + b * 210;
+        const uint8_t* ql = blk;
+        const uint8_t* qh = blk + 128;
+        const uint8_t* scales = blk + 192;
+        for (int t = 0; t < 4; ++t) {
+          const int h = t / 2, l0 = (t % 2) * 16;
+          std::memcpy(q + b * 128 + t * 32, ql + 64 * h + l0, 16);
+          std::memcpy(q + b * 128 + t * 32 + 16, ql + 64 * h + 32 + l0, 16);
+          std::memcpy(aux + b * 64 + t * 16, qh + 32 * h + l0, 16);
+          for (int g = 0; g < 4; ++g) sc[b * 16 + t * 4 + g] = scales[8 * h + l0 / 16 + 2 * g];
+        }
+        std::memcpy(d + b * 2, blk + 208, 2);
+      }
+      return;
+    }
+    case kTypeQ8_0: {
+      const uint64_t nb = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / 32);
+      for (uint64_t b = 0; b < nb; ++b) {
+        std::memcpy(d + b * 2, src + b * 34, 2);
+        std::memcpy(q + b * 32, src + b * 34 + 2, 32);
+      }
+      return;
+    }
+    case kTypeQ5_0: {
+      const uint64_t nb = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / 32);
+      for (uint64_t b = 0; b < nb; ++b) {
+        std::memcpy(d + b * 2, src + b * 22, 2);
+        std::memcpy(aux + b * 4, src + b * 22 + 2, 4);
+        std::memcpy(q + b * 16, src + b * 22 + 6, 16);
+      }
+      return;
+    }
+    case kTypeQ4_0: {
+      const uint64_t nb = static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / 32);
+      for (uint64_t b = 0; b < nb; ++b) {
+        std::memcpy(d + b * 2, src + b * 18, 2);
+        std::memcpy(q + b * 16, src + b * 18 + 2, 16);
+      }
+      return;
+    }
+    default:
+      throw std::invalid_argument("repack: type " + type_name(type) + " is not supported");
+  }
+}
+
+uint16_t float_to_half(float f) {
+  const uint32_t x = std::bit_cast<uint32_t>(f);
+  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
+  const uint32_t abs = x & 0x7FFFFFFFu;
+  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u | ((abs >> 13) & 0x3FFu));
+  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);
+  if (abs >= 0x38800000u) {
+    const uint32_t r = abs - 0x38000000u;
+    uint32_t half = r >> 13;
+    const uint32_t rem = r & 0x1FFFu;
+    if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
+    return static_cast<uint16_t>(sign | half);
+  }
+  const uint32_t e = abs >> 23;
+  if (e < 102) return sign;
+  const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
+  const uint32_t shift = 126 - e;
+  uint32_t half = m >> shift;
+  const uint32_t rem = m & ((1u << shift) - 1u);
+  const uint32_t halfway = 1u << (shift - 1);
+  if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
+  return static_cast<uint16_t>(sign | half);
+}
+
+float half_to_float_host(uint16_t h) {
+  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1Fu;
+  uint32_t mant = h & 0x3FFu;
+  uint32_t bits;
+  if (exp == 0x1F) {
+    bits = sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (mant << 13);
+  } else if (mant == 0) {
+    bits = sign;
+  } else {
+    int e = -1;
+    do {
+      ++e;
+      mant <<= 1;
+    } while ((mant & 0x400u) == 0);
+    mant &= 0x3FFu;
+    bits = sign | (static_cast<uint32_t>(112 - e) << 23) | (mant << 13);
+  }
+  return std::bit_cast<float>(bits);
+}
+
+}  // namespace bb::cuda_bricks

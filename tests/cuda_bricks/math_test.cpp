@@ -1,0 +1,174 @@
+// The GPU kernels' arithmetic, run on the host (no GPU needed): repacked weights dequantize to
+// exactly what scalar_ref (= ggml) computes, and the per-unit dp4a / FMA dot products the GEMV
+// kernels sum over a row's units equal the dot product of the dequantized weights with the
+// Q8_1-quantized activations.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "quant_math.h"
+#include "repack.h"
+#include "../scalar_ref/test_util.h"  // random_row, random_floats
+
+namespace bb::cuda_bricks {
+namespace {
+
+namespace sr = bb::scalar_ref;
+
+struct Packed {
+  std::vector<uint8_t> bytes;
+  MatDesc m{};
+};
+
+Packed pack(int32_t type, int64_t rows, int64_t cols, const std::vector<uint8_t>& src) {
+  const PackedSizes p = packed_sizes(type, rows, cols);
+  Packed out;
+  out.bytes.assign(p.total() + 64, 0xCD);
+  uint8_t* q = out.bytes.data();
+  uint8_t* aux = q + p.q;
+  uint8_t* sc = aux + p.aux;
+  uint8_t* d = sc + p.sc;
+  repack(type, rows, cols, src.data(), q, aux, sc, d);
+  out.m = MatDesc{type, static_cast<int32_t>(rows), static_cast<int32_t>(cols), 0, q, aux, sc,
+                  reinterpret_cast<const uint16_t*>(d)};
+  return out;
+}
+
+std::vector<uint8_t> random_matrix(std::mt19937_64& rng, int32_t type, int64_t rows, int64_t cols) {
+  std::vector<uint8_t> all;
+  for (int64_t r = 0; r < rows; ++r) {
+    const auto row = sr::test::random_row(rng, type, cols);
+    all.insert(all.end(), row.begin(), row.end());
+  }
+  return all;
+}
+
+// The kernels' Q8_1 quantization (common.cuh warp_quantize_q8), on the host.
+struct Q8 {
+  std::vector<int8_t> q;
+  std::vector<float2> ds;
+  std::vector<float> f;
+};
+Q8 quantize(const std::vector<float>& x) {
+  Q8 out;
+  out.f = x;
+  out.q.resize(x.size());
+  out.ds.resize(x.size() / 32);
+  for (size_t b = 0; b < x.size() / 32; ++b) {
+    float amax = 0.0f;
+    for (int i = 0; i < 32; ++i) amax = std::fmax(amax, std::fabs(x[b * 32 + i]));
+    const float d = amax / 127.0f;
+    int sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      const int q = amax > 0.0f ? static_cast<int>(std::round(x[b * 32 + i] / d)) : 0;
+      out.q[b * 32 + i] = static_cast<int8_t>(q);
+      sum += q;
+    }
+    out.ds[b] = float2{d, d * static_cast<float>(sum)};
+  }
+  return out;
+}
+
+void unit_dot2(const MatDesc& m, int r0, int r1, int u, const Act& x, float& a0, float& a1) {
+  switch (m.type) {
+    case kTypeQ4_K: unit_dot2_q4_k(m, r0, r1, u, x, a0, a1); return;
+    case kTypeQ6_K: unit_dot2_q6_k(m, r0, r1, u, x, a0, a1); return;
+    case kTypeQ8_0: unit_dot2_q8_0(m, r0, r1, u, x, a0, a1); return;
+    case kTypeQ5_0: unit_dot2_q5_0(m, r0, r1, u, x, a0, a1); return;
+    case kTypeQ4_0: unit_dot2_q4_0(m, r0, r1, u, x, a0, a1); return;
+    case kTypeF16: unit_dot2_f16(m, r0, r1, u, x, a0, a1); return;
+    case kTypeF32: unit_dot2_f32(m, r0, r1, u, x, a0, a1); return;
+    default: FAIL() << "type " << m.type;
+  }
+}
+
+struct TypeCase {
+  int32_t type;
+  int64_t cols;
+};
+
+class CudaBricksMath : public ::testing::TestWithParam<TypeCase> {};
+
+TEST_P(CudaBricksMath, RepackedElementsDequantizeExactlyAsScalarRef) {
+  const auto [type, cols] = GetParam();
+  std::mt19937_64 rng(1234 + static_cast<uint64_t>(type));
+  const int64_t rows = 5;
+  const auto src = random_matrix(rng, type, rows, cols);
+  const Packed p = pack(type, rows, cols, src);
+  const sr::Matrix ref = sr::Matrix::of(type, rows, cols, src.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    const std::vector<float> want = ref.dequantize_row(r);
+    for (int64_t c = 0; c < cols; ++c) {
+      const float got = dequant_element(p.m, r, static_cast<int>(c));
+      ASSERT_EQ(std::memcmp(&got, &want[static_cast<size_t>(c)], 4), 0)
+          << type_name(type) << " row " << r << " col " << c << ": " << got << " vs " << want[static_cast<size_t>(c)];
+    }
+  }
+}
+
+TEST_P(CudaBricksMath, UnitDotsSumToTheDotProductOfQuantizedActivations) {
+  const auto [type, cols] = GetParam();
+  std::mt19937_64 rng(99 + static_cast<uint64_t>(type));
+  const int64_t rows = 6;
+  const auto src = random_matrix(rng, type, rows, cols);
+  const Packed p = pack(type, rows, cols, src);
+  const sr::Matrix ref = sr::Matrix::of(type, rows, cols, src.data());
+  const Q8 x = quantize(sr::test::random_floats(rng, cols, 1.0f));
+  const Act act{x.f.data(), x.q.data(), x.ds.data()};
+  const bool float_weights = type == kTypeF32 || type == kTypeF16;
+  const int units = unit_count(type, static_cast<int>(cols));
+  ASSERT_GT(units, 0);
+  double err2 = 0, ref2 = 0;
+  for (int r0 = 0; r0 < rows; r0 += 2) {
+    // Also the kernels' tail case: a lone last row is passed as both rows.
+    for (const int r1 : {r0 + 1, r0}) {
+      float a0 = 0.0f, a1 = 0.0f;
+      for (int u = 0; u < units; ++u) unit_dot2(p.m, r0, r1, u, act, a0, a1);
+      for (const auto& [r, got] : {std::pair{r0, a0}, std::pair{r1, a1}}) {
+        const std::vector<float> w = ref.dequantize_row(r);
+        double exact_q = 0, exact_f = 0, l1 = 0;
+        for (int64_t c = 0; c < cols; ++c) {
+          const size_t i = static_cast<size_t>(c);
+          const double xq = static_cast<double>(x.ds[i / 32].x) * x.q[i];
+          exact_q += static_cast<double>(w[i]) * (float_weights ? x.f[i] : xq);
+          exact_f += static_cast<double>(w[i]) * x.f[i];
+          l1 += std::fabs(static_cast<double>(w[i]) * x.f[i]);
+        }
+        // Against the same (quantized) activations: only float rounding differs.
+        EXPECT_NEAR(got, exact_q, 2e-5 * l1 + 1e-6) << type_name(type) << " row " << r;
+        err2 += (got - exact_f) * (got - exact_f);
+        ref2 += exact_f * exact_f;
+      }
+    }
+  }
+  // Against float activations: the act_q8 class bound of a gemv (docs/CONFIG.md).
+  EXPECT_LT(err2 / ref2, float_weights ? 1e-10 : 5e-4) << type_name(type);
+}
+
+INSTANTIATE_TEST_SUITE_P(Types, CudaBricksMath,
+                         ::testing::Values(TypeCase{kTypeQ4_K, 768}, TypeCase{kTypeQ6_K, 768},
+                                           TypeCase{kTypeQ8_0, 96}, TypeCase{kTypeQ5_0, 96},
+                                           TypeCase{kTypeQ4_0, 96}, TypeCase{kTypeF16, 96}, TypeCase{kTypeF32, 96}),
+                         [](const auto& param_info) { return type_name(param_info.param.type); });
+
+TEST(CudaBricksMath, HalfConversionsRoundTripEveryHalf) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    const float f = half_to_float(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(float_to_half(f), h);
+    EXPECT_EQ(std::memcmp(&f, &(const float&)half_to_float_host(static_cast<uint16_t>(h)), 4), 0);
+  }
+}
+
+TEST(CudaBricksMath, UnsupportedTypesAreNamed) {
+  EXPECT_FALSE(type_info(13).has_value());
+  EXPECT_EQ(type_name(13), "Q5_K");
+  EXPECT_EQ(type_name(30), "BF16");
+  EXPECT_THROW(packed_sizes(30, 1, 32), std::invalid_argument);
+}
+
+}  // namespace
+}  // namespace bb::cuda_bricks

@@ -1,0 +1,32 @@
+import {getLlama} from "node-llama-cpp";
+const path = process.argv[2];
+const t0 = performance.now();
+const llama = await getLlama({gpu: false, build: "never", logLevel: "error"});
+const b = llama._bindings;
+console.log("getLlama ms", performance.now() - t0, b.systemInfo());
+const model = new b.AddonModel(path, {addonExports: b, gpuLayers: 0, useMmap: true});
+await model.init();
+console.log("model loaded ms", performance.now() - t0, model.getModelDescription(), model.getTrainContextSize(), "eos", model.tokenEos(), "voc type", model.getVocabularyType());
+const ctx = new b.AddonContext(model, {contextSize: 1024, batchSize: 512, sequences: 1, threads: 1, flashAttention: false});
+await ctx.init();
+const sampler = new b.AddonSampler(model);
+sampler.applyConfig({temperature: 0});
+const n = Number(process.argv[3] ?? 12);
+const prompt = Uint32Array.from({length: n}, (_, i) => (1000 * (i + 1)) % 151936);
+let t1 = performance.now();
+ctx.initBatch(n);
+const idx = ctx.addToBatch(0, 0, prompt, Uint32Array.of(n - 1));
+await ctx.decodeBatch();
+let tok = await ctx.sampleToken(idx[0], sampler);
+console.log("prefill ms", performance.now() - t1, "first", tok);
+const out = [tok];
+t1 = performance.now();
+let td=0, ts=0;
+for (let i = 0; i < 16; i++) {
+  ctx.initBatch(1);
+  const j = ctx.addToBatch(0, n + i, Uint32Array.of(tok), Uint32Array.of(0));
+  let a=performance.now(); await ctx.decodeBatch(); td+=performance.now()-a; a=performance.now();
+  tok = await ctx.sampleToken(j[0], sampler); ts+=performance.now()-a;
+  out.push(tok);
+}
+console.log("td",td,"ts",ts,"decode 16 ms", performance.now() - t1, out.join(" "));

@@ -1,0 +1,191 @@
+// `bench run --isolate`: a plugin that segfaults, aborts, hangs, throws through the C ABI, grows
+// without bound, claims another ABI or crashes while loading loses only its own cells (CRASHED,
+// TIMEOUT, or a skipped backend); scalar_ref's cells and the result file stay intact. The faults
+// come from faulty_plugin.cpp's modes (BB_FAULTY_MODE), run through the real `bench`.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "report/result_json.h"
+#include "report/result_schema.h"
+#include "test_util.h"
+
+namespace bb::run {
+namespace {
+
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+const std::string kConfigs = BRICKBENCH_CONFIGS_DIR;
+const std::string kOracle = std::string(BRICKBENCH_TEST_DATA_DIR) + "/oracle/";
+const std::string kFaultyDir = std::string(BRICKBENCH_TEST_PLUGIN_DIR) + "/faulty";
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+const report::Cell* find_cell(const report::RunResult& r, const std::string& id, const std::string& backend) {
+  for (const auto& c : r.cells)
+    if (c.id == id && c.backend == backend) return &c;
+  return nullptr;
+}
+
+class IsolatedRun : public ::testing::Test {
+ protected:
+  test::ScopedEnv no_env_plugins_{"BRICKBENCH_PLUGIN_PATH", std::nullopt};
+  test::ScopedEnv inner_{"BB_FAULTY_INNER", std::string(BRICKBENCH_SCALAR_REF)};
+  test::TempDir dir_;
+  std::string out_ = dir_.path() + "/result.json";
+
+  // scalar_ref and faulty on the tiny oracle model, three bricks, a short protocol.
+  test::CommandResult run_faulty(const std::string& mode, const std::string& extra = "") {
+    const std::string cfg = dir_.path() + "/tiny.yaml";
+    std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
+                       << "backends: [scalar_ref, faulty]\n"
+                       << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
+                          " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+                       << "bricks:\n  - rms_norm\n  - qkv\n  - rope\n";
+    test::ScopedEnv m("BB_FAULTY_MODE", mode);
+    return test::run_bench("run " + cfg + " --isolate --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                           " --out " + out_ + " " + extra);
+  }
+
+  // The run finished, its file validates, and every scalar_ref cell was measured.
+  report::RunResult expect_intact(const test::CommandResult& r) {
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    const std::string text = slurp(out_);
+    auto errors = report::validate_result_json(text, report::default_result_schema_path());
+    EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+    auto result = report::read_result_json(out_);
+    EXPECT_EQ(result.state, "complete");
+    for (const char* id : {"bandwidth", "rms_norm", "qkv", "rope"}) {
+      const report::Cell* c = find_cell(result, id, "scalar_ref");
+      EXPECT_NE(c, nullptr) << id;
+      if (!c) continue;
+      EXPECT_THAT(std::string(report::cell_status_name(c->status)), AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW")) << id;
+      EXPECT_FALSE(c->samples.empty()) << id;
+    }
+    return result;
+  }
+
+  // Every cell of faulty ended `status`, the reason naming the call, the brick and `how`.
+  void expect_lost(const report::RunResult& result, report::CellStatus status, const std::string& how) {
+    int n = 0;
+    for (const auto& c : result.cells) {
+      if (c.backend != "faulty") continue;
+      ++n;
+      EXPECT_EQ(c.status, status) << c.id << ": " << c.status_reason;
+      EXPECT_THAT(c.status_reason, HasSubstr("plan_run (brick rms_norm)")) << c.id;
+      EXPECT_THAT(c.status_reason, HasSubstr(how)) << c.id;
+    }
+    EXPECT_EQ(n, 4);  // bandwidth, rms_norm, qkv, rope
+  }
+};
+
+// Under AddressSanitizer a SIGSEGV becomes ASan's report and exit status 1.
+#if defined(__SANITIZE_ADDRESS__)
+constexpr const char* kSegvHow = "exited with status 1";
+#else
+constexpr const char* kSegvHow = "SIGSEGV";
+#endif
+
+// Not --ci: whether every cell converges depends on how busy the machine is (run_test's smoke test
+// checks that); this one checks that everything runs and is recorded through the plugin hosts.
+TEST_F(IsolatedRun, SmokeConfigRunsWithEveryPluginInItsOwnProcess) {
+  auto r = test::run_bench("run " + kConfigs + "/smoke.yaml --isolate --quiet --bandwidth-mib 16 --out " + out_);
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  auto errors = report::validate_result_json(slurp(out_), report::default_result_schema_path());
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+  auto result = report::read_result_json(out_);
+  const report::PluginRecord* ref = nullptr;
+  for (const auto& p : result.plugins)
+    if (p.name == "scalar_ref") ref = &p;
+  ASSERT_NE(ref, nullptr);
+  EXPECT_EQ(ref->sha256.size(), 64u);  // the real .so's digest, not the proxy's
+  ASSERT_FALSE(ref->path.empty());
+  EXPECT_EQ(ref->path.front(), '/');
+  EXPECT_EQ(std::filesystem::path(ref->path).filename(), "scalar_ref.so");
+  for (const char* id : {"rms_norm", "gemv.Q4_K", "decode@64", "generate8@512"}) {
+    const report::Cell* c = find_cell(result, id, "scalar_ref");
+    ASSERT_NE(c, nullptr) << id;
+    EXPECT_THAT(std::string(report::cell_status_name(c->status)), AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW")) << id;
+    EXPECT_GT(c->stats.median, 0) << id;
+    EXPECT_TRUE(c->equivalence.note.empty() || c->status != report::CellStatus::Failed) << id;
+  }
+}
+
+// Outputs cross the process boundary intact (and poisoned buffers stay poisoned where a plugin does
+// not write): the same code in two plugin hosts agrees bit for bit, a 1% error is still caught.
+TEST_F(IsolatedRun, OutputsCrossTheBoundaryExactly) {
+  auto result = expect_intact(run_faulty("wrong:rms_norm"));
+  const report::Cell* bad = find_cell(result, "rms_norm", "faulty");
+  ASSERT_NE(bad, nullptr);
+  EXPECT_TRUE(bad->equivalence.checked);
+  EXPECT_FALSE(bad->equivalence.pass);
+  EXPECT_NEAR(bad->equivalence.nmse, 1e-4, 1e-5);
+  for (const char* id : {"qkv", "rope"}) {
+    const report::Cell* good = find_cell(result, id, "faulty");
+    ASSERT_NE(good, nullptr) << id;
+    EXPECT_TRUE(good->equivalence.pass) << id << ": " << good->equivalence.note;
+    EXPECT_EQ(good->equivalence.nmse, 0.0) << id;
+    EXPECT_FALSE(good->samples.empty()) << id;
+  }
+}
+
+TEST_F(IsolatedRun, SegfaultingPluginLosesOnlyItsOwnCells) {
+  auto result = expect_intact(run_faulty("segv:rms_norm"));
+  expect_lost(result, report::CellStatus::Crashed, kSegvHow);
+}
+
+TEST_F(IsolatedRun, AbortingPluginLosesOnlyItsOwnCells) {
+  auto result = expect_intact(run_faulty("abort:rms_norm"));
+  expect_lost(result, report::CellStatus::Crashed, "SIGABRT");
+}
+
+TEST_F(IsolatedRun, HangingPluginTimesOut) {
+  auto result = expect_intact(run_faulty("hang:rms_norm", "--isolate-timeout 2"));
+  expect_lost(result, report::CellStatus::Timeout, "limit 2.0 s");
+}
+
+TEST_F(IsolatedRun, ExceptionEscapingTheCBoundaryLosesOnlyItsOwnCells) {
+  auto result = expect_intact(run_faulty("throw:rms_norm"));
+  expect_lost(result, report::CellStatus::Crashed, "thrown through the C ABI");
+}
+
+TEST_F(IsolatedRun, PluginGrowingWithoutBoundIsKilledAtTheMemoryLimit) {
+  // 64 MiB a call: the third call at the latest passes 160 MiB, whatever the child's own baseline.
+  auto result = expect_intact(run_faulty("leak:rms_norm", "--isolate-memory-mib 160"));
+  expect_lost(result, report::CellStatus::Crashed, "past the limit of 160 MiB");
+}
+
+TEST_F(IsolatedRun, PluginOfAnotherAbiIsSkippedAndTheRunGoesOn) {
+  auto result = expect_intact(run_faulty("abi2"));
+  bool skipped = false;
+  for (const auto& s : result.skipped_backends)
+    if (s.name == "faulty") {
+      skipped = true;
+      EXPECT_THAT(s.reason, HasSubstr("ABI 2.")) << s.reason;
+    }
+  EXPECT_TRUE(skipped);
+}
+
+TEST_F(IsolatedRun, PluginCrashingWhileLoadingIsSkippedAndTheRunGoesOn) {
+  auto result = expect_intact(run_faulty("crash_entry"));
+  bool skipped = false;
+  for (const auto& s : result.skipped_backends)
+    if (s.name == "faulty") {
+      skipped = true;
+      // The candidate never said its name; the rejection of its file says how the child died.
+      EXPECT_THAT(s.reason, HasSubstr("died during loading")) << s.reason;
+      EXPECT_THAT(s.reason, HasSubstr(kSegvHow)) << s.reason;
+    }
+  EXPECT_TRUE(skipped);
+}
+
+}  // namespace
+}  // namespace bb::run

@@ -198,6 +198,7 @@ void write_cell(Writer& w, const Cell& c) {
   w.Key("max_rel"), num(w, e.max_rel);
   w.Key("non_finite"), w.Int64(e.non_finite);
   w.Key("top1"), opt_num(w, e.top1);
+  w.Key("top1_strict"), opt_num(w, e.top1_strict);
   w.Key("tol_nmse"), opt_num(w, e.tol_nmse);
   w.Key("tol_max_rel"), opt_num(w, e.tol_max_rel);
   w.Key("tol_top1"), opt_num(w, e.tol_top1);
@@ -381,6 +382,8 @@ class ObjectReader {
     if (!v.IsNumber()) expected(key, "a number or null");
     return v.GetDouble();
   }
+
+  bool has(const char* key) const { return v_.FindMember(key) != v_.MemberEnd(); }
 
   std::optional<double> opt_num(const char* key) const {
     const Value& v = at(key);
@@ -585,6 +588,7 @@ Cell read_cell(const ObjectReader& o) {
   c.equivalence.max_rel = e.num("max_rel");
   c.equivalence.non_finite = e.i64("non_finite");
   c.equivalence.top1 = e.opt_num("top1");
+  if (e.has("top1_strict")) c.equivalence.top1_strict = e.opt_num("top1_strict");  // since 2026-11-26
   c.equivalence.tol_nmse = e.opt_num("tol_nmse");
   c.equivalence.tol_max_rel = e.opt_num("tol_max_rel");
   c.equivalence.tol_top1 = e.opt_num("tol_top1");

@@ -36,7 +36,11 @@ struct Equivalence {
   double nmse = 0;
   double max_rel = 0;           // max |y - ref| / max |ref|
   int64_t non_finite = 0;       // NaN/Inf outputs
-  std::optional<double> top1;   // decode: logits argmax agreement; generate: token agreement
+  // decode: positions whose argmax is the reference's or ties with it within the class's noise
+  // (verify::tie_margin); generate: the same, for the candidate's tokens teacher-forced through the
+  // reference. top1_strict: plain argmax / token-by-token agreement, for information.
+  std::optional<double> top1;
+  std::optional<double> top1_strict;
   std::optional<double> tol_nmse, tol_max_rel, tol_top1;
   std::string note;             // why not checked, or which bound failed
 };

@@ -50,6 +50,22 @@ OutputComparison compare_bytes(const std::vector<uint8_t>& candidate, const std:
   return c;
 }
 
+double tie_margin(const std::vector<float>& row, std::optional<double> tol_nmse) {
+  if (!tol_nmse || !(*tol_nmse > 0) || row.empty()) return 0.0;
+  double ss = 0;
+  for (float x : row) ss += double(x) * x;
+  return 3.0 * std::sqrt(2.0 * *tol_nmse) * std::sqrt(ss / static_cast<double>(row.size()));
+}
+
+bool top1_acceptable(const std::vector<float>& row, int32_t token, double margin) {
+  if (token < 0 || static_cast<size_t>(token) >= row.size() || !std::isfinite(row[static_cast<size_t>(token)]))
+    return false;
+  float best = -INFINITY;
+  for (float x : row)
+    if (x > best) best = x;
+  return row[static_cast<size_t>(token)] >= best - margin;
+}
+
 report::Equivalence judge(const OutputComparison& c, const config::Tolerance& tol, config::ToleranceClass cls,
                           const std::string& reference) {
   report::Equivalence e;
@@ -60,6 +76,7 @@ report::Equivalence judge(const OutputComparison& c, const config::Tolerance& to
   e.max_rel = c.max_rel;
   e.non_finite = c.non_finite;
   e.top1 = c.top1;
+  e.top1_strict = c.top1_strict;
   e.tol_nmse = tol.nmse;
   e.tol_max_rel = tol.max_rel;
   e.tol_top1 = tol.top1;

@@ -37,25 +37,38 @@ ThreadPool::~ThreadPool() {
   for (auto& w : workers_) w.join();
 }
 
-void ThreadPool::work(int thread) {
-  const Job job = job_;
+// Claims and runs items of job `generation` until none is left. A thread that arrives after that job
+// ended (the tag moved on) claims nothing, so a stale or half-overwritten copy of the slot is never run.
+void ThreadPool::run_items(int thread, uint32_t generation) {
+  const Slot& slot = jobs_[generation & 1];
+  const Job job{slot.fn.load(std::memory_order_relaxed), slot.ctx.load(std::memory_order_relaxed),
+                slot.n_items.load(std::memory_order_relaxed)};
+  uint64_t v = next_.load(std::memory_order_acquire);
   for (;;) {
-    const int64_t i = next_item_.fetch_add(1, std::memory_order_relaxed);
-    if (i >= job.n_items) break;
-    job.fn(job.ctx, i, thread);
+    if (static_cast<uint32_t>(v >> 32) != generation) return;
+    const auto item = static_cast<int64_t>(v & 0xffffffffu);
+    if (item >= job.n_items) return;
+    if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    job.fn(job.ctx, item, thread);
+    done_.fetch_add(1, std::memory_order_release);
+    v = next_.load(std::memory_order_acquire);
   }
 }
 
 void ThreadPool::dispatch(const Job& job) {
-  job_ = job;
-  next_item_.store(0, std::memory_order_relaxed);
-  busy_workers_.store(n_threads_ - 1, std::memory_order_relaxed);
-  generation_.fetch_add(1, std::memory_order_seq_cst);  // publishes job_ (release)
+  const uint32_t g = generation_.load(std::memory_order_relaxed) + 1;
+  Slot& slot = jobs_[g & 1];
+  slot.fn.store(job.fn, std::memory_order_relaxed);
+  slot.ctx.store(job.ctx, std::memory_order_relaxed);
+  slot.n_items.store(job.n_items, std::memory_order_relaxed);
+  done_.store(0, std::memory_order_relaxed);
+  next_.store(static_cast<uint64_t>(g) << 32, std::memory_order_release);
+  generation_.store(g, std::memory_order_seq_cst);  // publishes the slot and the counter
   if (sleepers_.load(std::memory_order_seq_cst) > 0) futex_wake_all(&generation_);
-  work(0);
-  // Spin for the workers' last items; yield now and then, so that on an oversubscribed machine a
+  run_items(0, g);
+  // Wait for items others claimed; yield now and then, so that on an oversubscribed machine a
   // preempted worker gets the core back instead of watching us spin.
-  for (int spins = 1; busy_workers_.load(std::memory_order_acquire) != 0; ++spins) {
+  for (int spins = 1; done_.load(std::memory_order_acquire) < job.n_items; ++spins) {
     _mm_pause();
     if ((spins & 1023) == 0) sched_yield();
   }
@@ -66,7 +79,6 @@ void ThreadPool::worker_main(int thread) {
   // before this thread got to run.
   uint32_t seen = 0;
   for (;;) {
-    // Spin, then sleep until the generation moves.
     auto start = std::chrono::steady_clock::now();
     uint32_t g;
     for (int spins = 0;; ++spins) {
@@ -82,8 +94,7 @@ void ThreadPool::worker_main(int thread) {
     }
     seen = g;
     if (stop_.load(std::memory_order_acquire)) return;
-    work(thread);
-    busy_workers_.fetch_sub(1, std::memory_order_release);
+    run_items(thread, g);
   }
 }
 

@@ -1,7 +1,8 @@
 // A persistent fork-join pool: workers are created once (context_create) and wait for jobs by
 // spinning briefly, then sleeping on a futex; the calling thread is worker 0. A job is `n_items`
-// indices handed out through one atomic counter, so a core that another process slows down takes
-// fewer items. Dispatching allocates nothing.
+// indices claimed through one atomic counter tagged with the job's generation, and the caller waits
+// for the items to be done, not for every worker to check in: a worker that another process keeps
+// off its core claims nothing and delays no one. Dispatching allocates nothing.
 #pragma once
 
 #include <atomic>
@@ -21,7 +22,8 @@ class ThreadPool {
   int size() const { return n_threads_; }
 
   // Calls f(item, thread) for every item in [0, n_items) on the pool's threads (thread in
-  // [0, size())) and returns when all are done. f must not throw.
+  // [0, size()), each thread id used by one thread at a time) and returns when all are done.
+  // f must not throw.
   template <typename F>
   void parallel_for(int64_t n_items, F&& f) {
     if (n_items <= 0) return;
@@ -41,14 +43,22 @@ class ThreadPool {
     int64_t n_items;
   };
   void dispatch(const Job& job);
-  void work(int thread);
+  void run_items(int thread, uint32_t generation);
   void worker_main(int thread);
 
   int n_threads_;
-  Job job_{};
-  alignas(64) std::atomic<int64_t> next_item_{0};
+  // Two slots: a late worker may still read the previous job's slot while the next one is written.
+  // The fields are atomics (relaxed) so that such a stale read is not a data race; its values are
+  // used only after a claim on the generation-tagged counter proves the slot was still current.
+  struct Slot {
+    std::atomic<void (*)(void*, int64_t, int)> fn{nullptr};
+    std::atomic<void*> ctx{nullptr};
+    std::atomic<int64_t> n_items{0};
+  };
+  Slot jobs_[2];
+  alignas(64) std::atomic<uint64_t> next_{0};  // (generation << 32) | next item
+  alignas(64) std::atomic<int64_t> done_{0};   // items finished in the current job
   alignas(64) std::atomic<uint32_t> generation_{0};
-  alignas(64) std::atomic<int> busy_workers_{0};
   std::atomic<int> sleepers_{0};
   std::atomic<bool> stop_{false};
   std::vector<std::thread> workers_;

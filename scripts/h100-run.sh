@@ -10,6 +10,12 @@
 #   scripts/h100-run.sh extra   `bench run` equivalence vs scalar_ref (cheap bricks; the reference
 #                               capped), 7B/3B decode logits vs scalar_ref, compute-sanitizer
 #                               memcheck + racecheck on the kernel tests                ~9 min
+#   scripts/h100-run.sh verify  after a kernel change: math test, kernel tests, synthetic models,
+#                               7B decode logits vs scalar_ref, equivalence vs scalar_ref at
+#                               0.5B/1.5B (decode included), timed `bench run` of every size
+#                               ~6 min; budget 420 s unless H100_BUDGET_S is set (the perf steps
+#                               come last, so they are what a slow run skips). Then
+#                               `memcheck racecheck` in a second call (~1 min)
 #   scripts/h100-run.sh STEP... any of: facts unit gpu_tests oracle synth perf_0.5b perf_1.5b
 #                               perf_7b perf_3b equiv_0.5b equiv_1.5b equiv_7b equiv_3b logits_7b
 #                               logits_3b memcheck racecheck
@@ -21,6 +27,7 @@ B=$ROOT/build-h100
 export OUT=${OUT:-$ROOT/h100-out}
 mkdir -p "$OUT" "$OUT/configs" "$OUT/results"
 BUDGET=${H100_BUDGET_S:-570}
+case " $* " in *" verify "*) BUDGET=${H100_BUDGET_S:-420} ;; esac
 T0=$(date +%s)
 SUMMARY=$OUT/summary.txt
 export BRICKBENCH_CACHE_DIR=${BRICKBENCH_CACHE_DIR:-/tmp/brickbench-cache}
@@ -223,6 +230,7 @@ steps=()
 for a in "${@:-core}"; do
   case $a in
     core) steps+=(facts unit gpu_tests oracle synth perf_0.5b perf_1.5b perf_7b perf_3b) ;;
+    verify) steps+=(unit gpu_tests synth logits_7b equiv_0.5b equiv_1.5b perf_0.5b perf_1.5b perf_7b perf_3b) ;;
     extra) steps+=(synth equiv_0.5b equiv_1.5b equiv_7b logits_7b memcheck racecheck equiv_3b logits_3b) ;;
     all) steps+=(facts unit gpu_tests oracle synth perf_0.5b perf_1.5b perf_7b perf_3b equiv_0.5b equiv_1.5b equiv_7b
       logits_7b memcheck racecheck) ;;

@@ -1,7 +1,7 @@
 // Batch-1 GEMV for every weight type: y = W x with one warp streaming two rows at a time, 16-byte
-// loads, dp4a against Q8_1 activations (quantized types) or fp32 FMA (F16/F32). Fused variants:
+// loads, dp4a against two-level 8-bit activations (quantized types) or fp32 FMA (F16/F32). Fused variants:
 // up to three matrices in one launch (Q, K, V + bias, then RoPE and the KV-cache store in the last
-// block), residual add + the next RMSNorm (last block), gate+up+SiLU with Q8_1 output, and the
+// block), residual add + the next RMSNorm (last block), gate+up+SiLU with quantized output, and the
 // LM head with a per-block argmax key for on-device greedy decoding.
 #include "common.cuh"
 
@@ -35,43 +35,84 @@ __device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, cons
 }
 
 // The last block of a QKV launch: NEOX RoPE on q (into q_rot) and k, then k and v into row pos of
-// the caches. q, k, v were written by other blocks: read with ld.cg.
+// the caches. q, k, v were written by other blocks: read with ld.cg. Each item is 4 consecutive
+// pairs (or 4 v values): float4 loads, batches of kRopeBatch items per thread in flight before any
+// store. (4 items raise the whole QKV kernel to 128 registers: fewer resident blocks for the GEMV.)
+inline constexpr int kRopeBatch = 2;
 __device__ void qkv_rope_store(const GemvLaunch* __restrict__ L) {
-  const int hd = L->head_dim, half = hd / 2, pos = *L->pos;
-  const float2* cs = L->rope_cs + static_cast<size_t>(pos) * half;
+  const int hd = L->head_dim, half = hd / 2, h4 = half / 4, pos = *L->pos;
+  const float4* cs4 = reinterpret_cast<const float4*>(L->rope_cs + static_cast<size_t>(pos) * half);
   const float* q = L->seg[0].y;
   const float* k = L->seg[1].y;
-  const float* v = L->seg[2].y;
+  const float4* v4 = reinterpret_cast<const float4*>(L->seg[2].y);
   const int kw = L->n_head_kv * hd;
-  for (int i = threadIdx.x; i < L->n_head * half; i += blockDim.x) {
-    const int h = i / half, j = i % half;
-    const float x0 = load_cg(q + h * hd + j), x1 = load_cg(q + h * hd + j + half);
-    const float2 c = cs[j];
-    L->q_rot[h * hd + j] = x0 * c.x - x1 * c.y;
-    L->q_rot[h * hd + j + half] = x0 * c.y + x1 * c.x;
-  }
+  const int nq = L->n_head * h4, nqk = nq + L->n_head_kv * h4, total = nqk + kw / 4;
   const size_t row = static_cast<size_t>(pos) * kw;
-  for (int i = threadIdx.x; i < L->n_head_kv * half; i += blockDim.x) {
-    const int h = i / half, j = i % half;
-    const float x0 = load_cg(k + h * hd + j), x1 = load_cg(k + h * hd + j + half);
-    const float2 c = cs[j];
-    const float y0 = x0 * c.x - x1 * c.y, y1 = x0 * c.y + x1 * c.x;
-    if (L->kv_type == kTypeF16) {
-      __half* kc = static_cast<__half*>(L->k_cache) + row;
-      kc[h * hd + j] = __float2half_rn(y0);
-      kc[h * hd + j + half] = __float2half_rn(y1);
-    } else {
-      float* kc = static_cast<float*>(L->k_cache) + row;
-      kc[h * hd + j] = y0;
-      kc[h * hd + j + half] = y1;
+  const bool f16 = L->kv_type == kTypeF16;
+  const int nt = static_cast<int>(blockDim.x);
+  const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  for (int base = 0; base < total; base += kRopeBatch * nt) {
+    float4 a[kRopeBatch], b[kRopeBatch], c0[kRopeBatch], c1[kRopeBatch];
+#pragma unroll
+    for (int t = 0; t < kRopeBatch; ++t) {
+      const int i = base + t * nt + static_cast<int>(threadIdx.x);
+      a[t] = zero;
+      b[t] = zero;
+      c0[t] = zero;
+      c1[t] = zero;
+      if (i < nqk) {
+        const bool is_q = i < nq;
+        const int r = is_q ? i : i - nq;
+        const int h = r / h4, j = 4 * (r % h4);
+        const float* src = (is_q ? q : k) + h * hd + j;
+        a[t] = __ldcg(reinterpret_cast<const float4*>(src));
+        b[t] = __ldcg(reinterpret_cast<const float4*>(src + half));
+        c0[t] = __ldg(cs4 + j / 2);
+        c1[t] = __ldg(cs4 + j / 2 + 1);
+      } else if (i < total) {
+        a[t] = __ldcg(v4 + (i - nqk));
+      }
     }
-  }
-  for (int i = threadIdx.x; i < kw; i += blockDim.x) {
-    const float val = load_cg(v + i);
-    if (L->kv_type == kTypeF16) {
-      static_cast<__half*>(L->v_cache)[row + i] = __float2half_rn(val);
-    } else {
-      static_cast<float*>(L->v_cache)[row + i] = val;
+#pragma unroll
+    for (int t = 0; t < kRopeBatch; ++t) {
+      const int i = base + t * nt + static_cast<int>(threadIdx.x);
+      if (i < nqk) {
+        const bool is_q = i < nq;
+        const int r = is_q ? i : i - nq;
+        const int h = r / h4, j = 4 * (r % h4);
+        const float4 x0 = a[t], x1 = b[t], ca = c0[t], cb = c1[t];
+        // (cos, sin) of pairs j, j+1 in ca, of j+2, j+3 in cb.
+        const float4 y0 = make_float4(x0.x * ca.x - x1.x * ca.y, x0.y * ca.z - x1.y * ca.w, x0.z * cb.x - x1.z * cb.y,
+                                      x0.w * cb.z - x1.w * cb.w);
+        const float4 y1 = make_float4(x0.x * ca.y + x1.x * ca.x, x0.y * ca.w + x1.y * ca.z, x0.z * cb.y + x1.z * cb.x,
+                                      x0.w * cb.w + x1.w * cb.z);
+        const int o = h * hd + j;
+        if (is_q) {
+          *reinterpret_cast<float4*>(L->q_rot + o) = y0;
+          *reinterpret_cast<float4*>(L->q_rot + o + half) = y1;
+        } else if (f16) {
+          __half2* kc = reinterpret_cast<__half2*>(static_cast<__half*>(L->k_cache) + row + o);
+          kc[0] = __floats2half2_rn(y0.x, y0.y);
+          kc[1] = __floats2half2_rn(y0.z, y0.w);
+          __half2* kc1 = reinterpret_cast<__half2*>(static_cast<__half*>(L->k_cache) + row + o + half);
+          kc1[0] = __floats2half2_rn(y1.x, y1.y);
+          kc1[1] = __floats2half2_rn(y1.z, y1.w);
+        } else {
+          float* kc = static_cast<float*>(L->k_cache) + row + o;
+          *reinterpret_cast<float4*>(kc) = y0;
+          *reinterpret_cast<float4*>(kc + half) = y1;
+        }
+      } else if (i < total) {
+        const int e = 4 * (i - nqk);
+        const float4 val = a[t];
+        if (f16) {
+          __half2* vc = reinterpret_cast<__half2*>(static_cast<__half*>(L->v_cache) + row + e);
+          vc[0] = __floats2half2_rn(val.x, val.y);
+          vc[1] = __floats2half2_rn(val.z, val.w);
+        } else {
+          *reinterpret_cast<float4*>(static_cast<float*>(L->v_cache) + row + e) = val;
+        }
+      }
     }
   }
 }
@@ -145,8 +186,23 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const GemvLaunch*
   if (threadIdx.x == 0) *L->counter = 0u;
 }
 
+// Lane-strided loop over the units of rows o..o+3 of gate and of up (same type and width): eight
+// rows' loads in flight per lane per step (the four calls reload the same activations: L1 hits).
+template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&)>
+__device__ __forceinline__ void lane_dot_gate_up(const MatDesc& g, const MatDesc& u, int o, const Act& x,
+                                                 float (&a)[8]) {
+  const int units = unit_count(g.type, g.cols);
+#pragma unroll 1
+  for (int k = static_cast<int>(threadIdx.x & 31); k < units; k += 32) {
+    UnitDot2(g, o, o + 1, k, x, a[0], a[1]);
+    UnitDot2(g, o + 2, o + 3, k, x, a[2], a[3]);
+    UnitDot2(u, o, o + 1, k, x, a[4], a[5]);
+    UnitDot2(u, o + 2, o + 3, k, x, a[6], a[7]);
+  }
+}
+
 // gate+up+SiLU: block b computes outputs [32b, 32b + 32): warp w rows 32b + 4w .. + 3 of both
-// matrices, then warp 0 forms h = silu(g) * u and quantizes the 32 values (one Q8_1 block).
+// matrices, then warp 0 forms h = silu(g) * u and quantizes the 32 values (one activation block).
 __global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUpLaunch* __restrict__ L) {
   __shared__ float s_g[kGateUpOutputs];
   __shared__ float s_u[kGateUpOutputs];
@@ -154,20 +210,33 @@ __global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUp
   const int o = static_cast<int>(blockIdx.x) * kGateUpOutputs + warp * 4;
   const MatDesc gate = L->gate;
   const MatDesc up = L->up;
-  float g0, g1, g2, g3, u0, u1, u2, u3;
-  warp_dot2(gate, o, o + 1, L->x, g0, g1);
-  warp_dot2(gate, o + 2, o + 3, L->x, g2, g3);
-  warp_dot2(up, o, o + 1, L->x, u0, u1);
-  warp_dot2(up, o + 2, o + 3, L->x, u2, u3);
+  float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+  bool fused = gate.type == up.type && gate.cols == up.cols;
+  if (fused) {
+    switch (gate.type) {
+      case kTypeQ4_K: lane_dot_gate_up<unit_dot2_q4_k>(gate, up, o, L->x, a); break;
+      case kTypeQ6_K: lane_dot_gate_up<unit_dot2_q6_k>(gate, up, o, L->x, a); break;
+      case kTypeQ8_0: lane_dot_gate_up<unit_dot2_q8_0>(gate, up, o, L->x, a); break;
+      case kTypeQ5_0: lane_dot_gate_up<unit_dot2_q5_0>(gate, up, o, L->x, a); break;
+      case kTypeQ4_0: lane_dot_gate_up<unit_dot2_q4_0>(gate, up, o, L->x, a); break;
+      default: fused = false; break;
+    }
+  }
+  if (fused) {
+#pragma unroll
+    for (int r = 0; r < 8; ++r) a[r] = warp_sum(a[r]);
+  } else {
+    warp_dot2(gate, o, o + 1, L->x, a[0], a[1]);
+    warp_dot2(gate, o + 2, o + 3, L->x, a[2], a[3]);
+    warp_dot2(up, o, o + 1, L->x, a[4], a[5]);
+    warp_dot2(up, o + 2, o + 3, L->x, a[6], a[7]);
+  }
   if (lane == 0) {
-    s_g[warp * 4 + 0] = g0;
-    s_g[warp * 4 + 1] = g1;
-    s_g[warp * 4 + 2] = g2;
-    s_g[warp * 4 + 3] = g3;
-    s_u[warp * 4 + 0] = u0;
-    s_u[warp * 4 + 1] = u1;
-    s_u[warp * 4 + 2] = u2;
-    s_u[warp * 4 + 3] = u3;
+#pragma unroll
+    for (int r = 0; r < 4; ++r) {
+      s_g[warp * 4 + r] = a[r];
+      s_u[warp * 4 + r] = a[4 + r];
+    }
   }
   __syncthreads();
   if (warp == 0) {
@@ -175,7 +244,7 @@ __global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUp
     const float h = z / (1.0f + expf(-z)) * s_u[lane];
     const int i = static_cast<int>(blockIdx.x) * kGateUpOutputs + lane;
     if (L->h.f != nullptr) L->h.f[i] = h;
-    if (L->h.q != nullptr) warp_quantize_q8(h, L->h.q + blockIdx.x * kGateUpOutputs, L->h.ds + blockIdx.x);
+    if (L->h.q != nullptr) warp_quantize_q8(h, L->h.q, L->h.ds, static_cast<int>(blockIdx.x));
   }
 }
 

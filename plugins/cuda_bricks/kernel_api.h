@@ -10,8 +10,10 @@
 //   Q5_0  q = qs [rows][nb][16], aux = qh (uint32) [rows][nb], d [rows][nb]
 //   Q4_0  q = qs [rows][nb][16], d [rows][nb]
 //   F16   q = the row as stored; F32 likewise
-// Activations for quantized weights are Q8_1-style: int8 q[n] and per 32 elements float2
-// {d, d * sum(q)}, so x[i] ~= d * q[i] (llama.cpp's MMVQ scheme, BB_CAP_ACT_Q8).
+// Activations for quantized weights are two-level 8-bit (quant_math.h): q holds 2n bytes (per 16
+// elements 16 hi bytes, then 16 lo bytes) and per 32 elements a float2 {s, s * sum(254 hi + lo)},
+// so x[i] ~= s * (254 hi[i] + lo[i]) (llama.cpp's MMVQ Q8_1 scheme plus a second byte; declared
+// BB_CAP_ACT_Q8).
 #pragma once
 
 #include <cstdint>
@@ -55,7 +57,7 @@ struct MatDesc {
   const uint16_t* d;
 };
 
-// An activation vector in both forms: float (F16/F32 weights) and Q8_1 (quantized weights).
+// An activation vector in both forms: float (F16/F32 weights) and 8-bit pairs (quantized weights).
 struct Act {
   const float* f;
   const int8_t* q;

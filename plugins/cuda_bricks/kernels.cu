@@ -141,15 +141,17 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(const 
 }
 
 // grid n_head, HD threads: o_h = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M); then the head's
-// output in float and/or Q8_1 (each warp owns one 32-element block).
+// output in float and/or 8-bit pairs (each warp owns one 32-element block).
 template <int HD>
 __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionLaunch* __restrict__ P) {
   const int h = blockIdx.x, d = threadIdx.x;
   const SplitGeometry geo = split_geometry(*P->pos, P->max_splits);
   const float2* ml = P->part_ml + static_cast<size_t>(h) * P->max_splits;
   float mx = -INFINITY;
+#pragma unroll 8
   for (int s = 0; s < geo.splits; ++s) mx = fmaxf(mx, ml[s].x);
   float den = 0.0f, num = 0.0f;
+#pragma unroll 8
   for (int s = 0; s < geo.splits; ++s) {
     const float2 v = ml[s];
     const float f = expf(v.x - mx);
@@ -159,7 +161,7 @@ __global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionLa
   const float o = num / den;
   const int i = h * HD + d;
   if (P->out.f != nullptr) P->out.f[i] = o;
-  if (P->out.q != nullptr) warp_quantize_q8(o, P->out.q + (i & ~31), P->out.ds + (i >> 5));
+  if (P->out.q != nullptr) warp_quantize_q8(o, P->out.q, P->out.ds, i >> 5);
 }
 
 __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const NormLaunch* __restrict__ P) {
@@ -225,7 +227,7 @@ __global__ void __launch_bounds__(256) quantize_q8_kernel(const float* __restric
   const int lane = threadIdx.x & 31;
   const int warp = static_cast<int>(blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5));
   const int n_warps = static_cast<int>(gridDim.x * (blockDim.x >> 5));
-  for (int b = warp; b < n / 32; b += n_warps) warp_quantize_q8(x[b * 32 + lane], q + b * 32, ds + b);
+  for (int b = warp; b < n / 32; b += n_warps) warp_quantize_q8(x[b * 32 + lane], q, ds, b);
 }
 
 // Streaming copy, 16 bytes per thread per step, four steps in flight.

@@ -1,6 +1,6 @@
 // Plans: one brick at fixed shapes. Weights of every set are uploaded (repacked) at plan_create;
 // inputs are uploaded at plan_write_inputs (activations that feed quantized dot products are then
-// quantized to Q8_1 once: inside a decode that quantization is fused into the producer kernel);
+// quantized (two-level 8-bit) once: inside a decode that quantization is fused into the producer kernel);
 // each iteration is a captured CUDA graph, and runs of many iterations replay graphs of
 // kGraphBatch iterations, so host launch overhead does not hide the kernels' own time.
 #include <cmath>
@@ -227,12 +227,12 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
   auto act = [&](int64_t n) {
     ActBuffers b;
     b.f = a.reserve(static_cast<size_t>(n) * 4);
-    b.q = a.reserve(static_cast<size_t>(n));
+    b.q = a.reserve(static_cast<size_t>(n) * 2);  // hi and lo bytes (quant_math.h)
     b.ds = a.reserve(static_cast<size_t>(n / 32) * sizeof(float2));
     return b;
   };
   auto quantized_input = [&](int idx, int64_t n) {
-    // The input's float copy stays where the upload puts it; the Q8_1 form goes beside.
+    // The input's float copy stays where the upload puts it; the quantized form goes beside.
     p.quantize_in[static_cast<size_t>(idx)] = 1;
     p.act_in = act(n);
     p.act_in.f = p.in_off[static_cast<size_t>(idx)];

@@ -113,7 +113,7 @@ const BuildInfo& build_info() {
     }
     cudaGetLastError();
     add("devices", devices.empty() ? "none visible" : devices);
-    add("gemv", "dp4a on Q8_1 activations (quantized weights), fp32 FMA (F16/F32); 16-byte loads, 2 rows per warp, "
+    add("gemv", "dp4a on two-level 8-bit activations (hi + lo/254 per 32-block scale; quantized weights), fp32 FMA (F16/F32); 16-byte loads, 2 rows per warp, "
                 "8 rows per block");
     add("decode", "one CUDA graph per token, 6 kernels per layer, position and token in device memory");
     add("attention", "split-KV (flash-decoding) + combine kernel");
@@ -194,7 +194,7 @@ const bb_plugin_api kApi = {
     BB_ABI_VERSION_MINOR,
     "cuda_bricks",
     CUDA_BRICKS_VERSION,
-    "CUDA kernels for NVIDIA Hopper (sm_90a): dp4a GEMVs on Q8_1 activations, split-KV attention, one CUDA graph per token",
+    "CUDA kernels for NVIDIA Hopper (sm_90a): dp4a GEMVs on two-level 8-bit activations, split-KV attention, one CUDA graph per token",
     error_status,
     error_message,
     error_destroy,

@@ -3,10 +3,15 @@
 //
 // A unit is the bytes one lane loads in one step (16 or 32 bytes of quants, plus the scales it
 // needs). unit_count(type, cols) units make a row; unit u of a row reads only its own bytes.
-// Quantized types are dotted with Q8_1 activations through dp4a (integer 4-way dot products):
-// sum_i w_i x_i ~= scale_w * d_x * sum_i q_i xq_i (- the min term of Q4_K).
+// Quantized types are dotted with two-level 8-bit activations through dp4a (integer 4-way dot
+// products): per 32 elements x_i ~= s * (254 * hi_i + lo_i), hi = round(x / (amax / 127)), lo =
+// the rounded remainder in 1/254 steps, so sum_i w_i x_i ~= scale_w * s * (254 dp(w, hi) +
+// dp(w, lo)) (- the min term of Q4_K). One level (Q8_1, llama.cpp's MMVQ) leaves a relative error
+// of ~0.4% per element, which 24-36 layers grow past the decode NMSE bound; two levels cost one
+// more dp4a per 4 weights and 16 more bytes per 16 activations (L1), not weight bandwidth.
 #pragma once
 
+#include <cmath>
 #include <cstdint>
 
 #include "kernel_api.h"
@@ -96,6 +101,47 @@ BB_HD float half_to_float(uint16_t h) {
 
 BB_HD uint32_t byte_of(uint32_t w, int k) { return (w >> (8 * k)) & 0xFFu; }
 
+// ---- activations ---------------------------------------------------------------------------------
+// Layout of a quantized activation vector of n elements (kernel_api.h): q holds 2n bytes, per 16
+// elements starting at e (e % 16 == 0) the 16 hi bytes at q + 2e, then the 16 lo bytes; ds[e / 32]
+// = {s, s * sum(254 hi + lo)} over the 32-element block, x ~= s * (254 hi + lo).
+inline constexpr int kActLo = 254;
+
+struct ActPiece {  // 16 consecutive activations: hi and lo bytes
+  int4 hi;
+  int4 lo;
+};
+
+// 254 * dp(w, hi) + dp(w, lo) over 16 activations; w: 16 signed bytes in 4 words.
+BB_HD int dot_act16(int w0, int w1, int w2, int w3, const ActPiece& x) {
+  int h = 0, l = 0;
+  h = dp4a_s8(w0, x.hi.x, h);
+  l = dp4a_s8(w0, x.lo.x, l);
+  h = dp4a_s8(w1, x.hi.y, h);
+  l = dp4a_s8(w1, x.lo.y, l);
+  h = dp4a_s8(w2, x.hi.z, h);
+  l = dp4a_s8(w2, x.lo.z, l);
+  h = dp4a_s8(w3, x.hi.w, h);
+  l = dp4a_s8(w3, x.lo.w, l);
+  return h * kActLo + l;
+}
+
+// Host and device: the two levels of one value v of a block whose max |v| is amax.
+BB_HD void act_levels(float v, float amax, int* hi, int* lo) {
+  if (!(amax > 0.0f)) {
+    *hi = 0;
+    *lo = 0;
+    return;
+  }
+  const float d = amax / 127.0f;
+  const float t = v / d;
+  const float h = roundf(t);
+  float l = roundf((t - h) * static_cast<float>(kActLo));
+  l = l > 127.0f ? 127.0f : (l < -127.0f ? -127.0f : l);
+  *hi = static_cast<int>(h);
+  *lo = static_cast<int>(l);
+}
+
 // ---- Q4_K --------------------------------------------------------------------------------------
 // Unit c (0..7) of a super-block: qs bytes [16c, 16c + 16) = l0 = 16 (c & 1) .. of the 64-element
 // group j = c / 2. Low nibbles are elements 64j + l0 + i (sub-block 2j), high nibbles 64j + 32 +
@@ -113,21 +159,16 @@ BB_HD void q4k_scale_min(const uint4& head, int is, int* sc, int* m) {
   }
 }
 
-BB_HD float q4k_unit(const uint4& head, const uint4& qs, int c, const int4& xa, const int4& xb, float2 dsa,
+BB_HD float q4k_unit(const uint4& head, const uint4& qs, int c, const ActPiece& xa, const ActPiece& xb, float2 dsa,
                      float2 dsb) {
   const int j = c >> 1;
   int sc0, m0, sc1, m1;
   q4k_scale_min(head, 2 * j, &sc0, &m0);
   q4k_scale_min(head, 2 * j + 1, &sc1, &m1);
-  const uint32_t w[4] = {qs.x, qs.y, qs.z, qs.w};
-  const int xl[4] = {xa.x, xa.y, xa.z, xa.w};
-  const int xh[4] = {xb.x, xb.y, xb.z, xb.w};
-  int lo = 0, hi = 0;
-BB_UNROLL
-  for (int k = 0; k < 4; ++k) {
-    lo = dp4a_s8(static_cast<int>(w[k] & 0x0F0F0F0Fu), xl[k], lo);
-    hi = dp4a_s8(static_cast<int>((w[k] >> 4) & 0x0F0F0F0Fu), xh[k], hi);
-  }
+  const int lo = dot_act16(static_cast<int>(qs.x & 0x0F0F0F0Fu), static_cast<int>(qs.y & 0x0F0F0F0Fu),
+                           static_cast<int>(qs.z & 0x0F0F0F0Fu), static_cast<int>(qs.w & 0x0F0F0F0Fu), xa);
+  const int hi = dot_act16(static_cast<int>((qs.x >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.y >> 4) & 0x0F0F0F0Fu),
+                           static_cast<int>((qs.z >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.w >> 4) & 0x0F0F0F0Fu), xb);
   const float d = half_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
   const float dmin = half_to_float(static_cast<uint16_t>(head.x >> 16));
   float r = d * (static_cast<float>(sc0 * lo) * dsa.x + static_cast<float>(sc1 * hi) * dsb.x);
@@ -140,26 +181,22 @@ BB_UNROLL
 // qh = qh[32h + l0 + i] (i < 16), sc = the 4 scales of groups g = 0..3 (sc[8h + l0/16 + 2g]).
 // Group g covers elements 128h + 32g + l0 + i; x[g] holds their activations, dx[g] their q8 scale.
 BB_HD float q6k_unit(const uint4& ql_a, const uint4& ql_b, const uint4& qh, uint32_t sc, uint16_t d_bits,
-                     const int4 (&x)[4], const float (&dx)[4]) {
+                     const ActPiece (&x)[4], const float (&dx)[4]) {
   const uint32_t a[4] = {ql_a.x, ql_a.y, ql_a.z, ql_a.w};
   const uint32_t b[4] = {ql_b.x, ql_b.y, ql_b.z, ql_b.w};
   const uint32_t h[4] = {qh.x, qh.y, qh.z, qh.w};
-  const int x0[4] = {x[0].x, x[0].y, x[0].z, x[0].w};
-  const int x1[4] = {x[1].x, x[1].y, x[1].z, x[1].w};
-  const int x2[4] = {x[2].x, x[2].y, x[2].z, x[2].w};
-  const int x3[4] = {x[3].x, x[3].y, x[3].z, x[3].w};
-  int s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int v0[4], v1[4], v2[4], v3[4];
 BB_UNROLL
   for (int k = 0; k < 4; ++k) {
-    const uint32_t v0 = (a[k] & 0x0F0F0F0Fu) | ((h[k] << 4) & 0x30303030u);
-    const uint32_t v1 = (b[k] & 0x0F0F0F0Fu) | ((h[k] << 2) & 0x30303030u);
-    const uint32_t v2 = ((a[k] >> 4) & 0x0F0F0F0Fu) | (h[k] & 0x30303030u);
-    const uint32_t v3 = ((b[k] >> 4) & 0x0F0F0F0Fu) | ((h[k] >> 2) & 0x30303030u);
-    s0 = dp4a_s8(sub_bytes(static_cast<int>(v0), 0x20202020), x0[k], s0);
-    s1 = dp4a_s8(sub_bytes(static_cast<int>(v1), 0x20202020), x1[k], s1);
-    s2 = dp4a_s8(sub_bytes(static_cast<int>(v2), 0x20202020), x2[k], s2);
-    s3 = dp4a_s8(sub_bytes(static_cast<int>(v3), 0x20202020), x3[k], s3);
+    v0[k] = sub_bytes(static_cast<int>((a[k] & 0x0F0F0F0Fu) | ((h[k] << 4) & 0x30303030u)), 0x20202020);
+    v1[k] = sub_bytes(static_cast<int>((b[k] & 0x0F0F0F0Fu) | ((h[k] << 2) & 0x30303030u)), 0x20202020);
+    v2[k] = sub_bytes(static_cast<int>(((a[k] >> 4) & 0x0F0F0F0Fu) | (h[k] & 0x30303030u)), 0x20202020);
+    v3[k] = sub_bytes(static_cast<int>(((b[k] >> 4) & 0x0F0F0F0Fu) | ((h[k] >> 2) & 0x30303030u)), 0x20202020);
   }
+  const int s0 = dot_act16(v0[0], v0[1], v0[2], v0[3], x[0]);
+  const int s1 = dot_act16(v1[0], v1[1], v1[2], v1[3], x[1]);
+  const int s2 = dot_act16(v2[0], v2[1], v2[2], v2[3], x[2]);
+  const int s3 = dot_act16(v3[0], v3[1], v3[2], v3[3], x[3]);
   const float sc0 = static_cast<float>(static_cast<int8_t>(sc & 0xFFu));
   const float sc1 = static_cast<float>(static_cast<int8_t>((sc >> 8) & 0xFFu));
   const float sc2 = static_cast<float>(static_cast<int8_t>((sc >> 16) & 0xFFu));
@@ -171,16 +208,10 @@ BB_UNROLL
 
 // ---- Q8_0 / Q5_0 / Q4_0 (one 32-element block per unit) ----------------------------------------
 // xa = activations of elements 0..15, xb = 16..31.
-BB_HD float q8_0_unit(const uint4& qa, const uint4& qb, uint16_t d_bits, const int4& xa, const int4& xb, float dx) {
-  int s = 0;
-  s = dp4a_s8(static_cast<int>(qa.x), xa.x, s);
-  s = dp4a_s8(static_cast<int>(qa.y), xa.y, s);
-  s = dp4a_s8(static_cast<int>(qa.z), xa.z, s);
-  s = dp4a_s8(static_cast<int>(qa.w), xa.w, s);
-  s = dp4a_s8(static_cast<int>(qb.x), xb.x, s);
-  s = dp4a_s8(static_cast<int>(qb.y), xb.y, s);
-  s = dp4a_s8(static_cast<int>(qb.z), xb.z, s);
-  s = dp4a_s8(static_cast<int>(qb.w), xb.w, s);
+BB_HD float q8_0_unit(const uint4& qa, const uint4& qb, uint16_t d_bits, const ActPiece& xa, const ActPiece& xb,
+                      float dx) {
+  const int s = dot_act16(static_cast<int>(qa.x), static_cast<int>(qa.y), static_cast<int>(qa.z), static_cast<int>(qa.w), xa) +
+                dot_act16(static_cast<int>(qb.x), static_cast<int>(qb.y), static_cast<int>(qb.z), static_cast<int>(qb.w), xb);
   return half_to_float(d_bits) * dx * static_cast<float>(s);
 }
 
@@ -192,31 +223,28 @@ BB_HD uint32_t spread_bit4(uint32_t bits) {
 
 // Q5_0: element j < 16 is (qs[j] & 15) | bit j of qh << 4, element j + 16 is (qs[j] >> 4) | bit
 // j + 16 of qh << 4; value - 16. Q4_0 (qh_present false): value - 8, no fifth bit.
-BB_HD float q5_0_unit(const uint4& qs, uint32_t qh, uint16_t d_bits, const int4& xa, const int4& xb, float dx) {
+BB_HD float q5_0_unit(const uint4& qs, uint32_t qh, uint16_t d_bits, const ActPiece& xa, const ActPiece& xb,
+                      float dx) {
   const uint32_t w[4] = {qs.x, qs.y, qs.z, qs.w};
-  const int xl[4] = {xa.x, xa.y, xa.z, xa.w};
-  const int xh[4] = {xb.x, xb.y, xb.z, xb.w};
-  int s = 0;
+  int lo[4], hi[4];
 BB_UNROLL
   for (int k = 0; k < 4; ++k) {
-    const uint32_t lo = (w[k] & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k));
-    const uint32_t hi = ((w[k] >> 4) & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k + 16));
-    s = dp4a_s8(sub_bytes(static_cast<int>(lo), 0x10101010), xl[k], s);
-    s = dp4a_s8(sub_bytes(static_cast<int>(hi), 0x10101010), xh[k], s);
+    lo[k] = sub_bytes(static_cast<int>((w[k] & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k))), 0x10101010);
+    hi[k] = sub_bytes(static_cast<int>(((w[k] >> 4) & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k + 16))), 0x10101010);
   }
+  const int s = dot_act16(lo[0], lo[1], lo[2], lo[3], xa) + dot_act16(hi[0], hi[1], hi[2], hi[3], xb);
   return half_to_float(d_bits) * dx * static_cast<float>(s);
 }
 
-BB_HD float q4_0_unit(const uint4& qs, uint16_t d_bits, const int4& xa, const int4& xb, float dx) {
+BB_HD float q4_0_unit(const uint4& qs, uint16_t d_bits, const ActPiece& xa, const ActPiece& xb, float dx) {
   const uint32_t w[4] = {qs.x, qs.y, qs.z, qs.w};
-  const int xl[4] = {xa.x, xa.y, xa.z, xa.w};
-  const int xh[4] = {xb.x, xb.y, xb.z, xb.w};
-  int s = 0;
+  int lo[4], hi[4];
 BB_UNROLL
   for (int k = 0; k < 4; ++k) {
-    s = dp4a_s8(sub_bytes(static_cast<int>(w[k] & 0x0F0F0F0Fu), 0x08080808), xl[k], s);
-    s = dp4a_s8(sub_bytes(static_cast<int>((w[k] >> 4) & 0x0F0F0F0Fu), 0x08080808), xh[k], s);
+    lo[k] = sub_bytes(static_cast<int>(w[k] & 0x0F0F0F0Fu), 0x08080808);
+    hi[k] = sub_bytes(static_cast<int>((w[k] >> 4) & 0x0F0F0F0Fu), 0x08080808);
   }
+  const int s = dot_act16(lo[0], lo[1], lo[2], lo[3], xa) + dot_act16(hi[0], hi[1], hi[2], hi[3], xb);
   return half_to_float(d_bits) * dx * static_cast<float>(s);
 }
 
@@ -287,6 +315,14 @@ BB_HD float2 ld_f2(const float2* p) {
 #endif
 }
 
+// The 16 activations starting at element e (e % 16 == 0) of a quantized vector.
+BB_HD ActPiece ld_act(const int8_t* q, int e) {
+  ActPiece p;
+  p.hi = ld_i4(q + 2 * e);
+  p.lo = ld_i4(q + 2 * e + 16);
+  return p;
+}
+
 // ---- unit u of rows r0 and r1 (both valid): adds the two partial dot products ---------------------
 // The GEMV kernels loop u over a row's units, one lane per unit; the host test runs the same
 // functions over every unit. Activations are loaded once and used for both rows.
@@ -298,7 +334,7 @@ BB_HD void unit_dot2_q4_k(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const uint4 h0 = ld_u4(p0), w0 = ld_u4(p0 + 16 + c * 16);
   const uint4 h1 = ld_u4(p1), w1 = ld_u4(p1 + 16 + c * 16);
   const int e = sb * 256 + 64 * j + (c & 1) * 16;
-  const int4 xa = ld_i4(x.q + e), xb = ld_i4(x.q + e + 32);
+  const ActPiece xa = ld_act(x.q, e), xb = ld_act(x.q, e + 32);
   const float2 dsa = ld_f2(x.ds + sb * 8 + 2 * j), dsb = ld_f2(x.ds + sb * 8 + 2 * j + 1);
   a0 += q4k_unit(h0, w0, c, xa, xb, dsa, dsb);
   a1 += q4k_unit(h1, w1, c, xa, xb, dsa, dsb);
@@ -314,7 +350,7 @@ BB_HD void unit_dot2_q6_k(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const uint32_t sc0 = ld_u32(m.sc + b0 * 16 + t * 4), sc1 = ld_u32(m.sc + b1 * 16 + t * 4);
   const uint16_t d0 = ld_u16(m.d + b0), d1 = ld_u16(m.d + b1);
   const int e = sb * 256 + h * 128 + l0;
-  const int4 xv[4] = {ld_i4(x.q + e), ld_i4(x.q + e + 32), ld_i4(x.q + e + 64), ld_i4(x.q + e + 96)};
+  const ActPiece xv[4] = {ld_act(x.q, e), ld_act(x.q, e + 32), ld_act(x.q, e + 64), ld_act(x.q, e + 96)};
   const int qb = sb * 8 + h * 4;
   const float dx[4] = {ld_f2(x.ds + qb).x, ld_f2(x.ds + qb + 1).x, ld_f2(x.ds + qb + 2).x, ld_f2(x.ds + qb + 3).x};
   a0 += q6k_unit(qa0, qb0, qh0, sc0, d0, xv, dx);
@@ -327,7 +363,7 @@ BB_HD void unit_dot2_q8_0(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const uint4 qa0 = ld_u4(m.q + b0 * 32), qb0 = ld_u4(m.q + b0 * 32 + 16);
   const uint4 qa1 = ld_u4(m.q + b1 * 32), qb1 = ld_u4(m.q + b1 * 32 + 16);
   const uint16_t d0 = ld_u16(m.d + b0), d1 = ld_u16(m.d + b1);
-  const int4 xa = ld_i4(x.q + u * 32), xb = ld_i4(x.q + u * 32 + 16);
+  const ActPiece xa = ld_act(x.q, u * 32), xb = ld_act(x.q, u * 32 + 16);
   const float dx = ld_f2(x.ds + u).x;
   a0 += q8_0_unit(qa0, qb0, d0, xa, xb, dx);
   a1 += q8_0_unit(qa1, qb1, d1, xa, xb, dx);
@@ -339,7 +375,7 @@ BB_HD void unit_dot2_q5_0(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const uint4 q0 = ld_u4(m.q + b0 * 16), q1 = ld_u4(m.q + b1 * 16);
   const uint32_t h0 = ld_u32(m.aux + b0 * 4), h1 = ld_u32(m.aux + b1 * 4);
   const uint16_t d0 = ld_u16(m.d + b0), d1 = ld_u16(m.d + b1);
-  const int4 xa = ld_i4(x.q + u * 32), xb = ld_i4(x.q + u * 32 + 16);
+  const ActPiece xa = ld_act(x.q, u * 32), xb = ld_act(x.q, u * 32 + 16);
   const float dx = ld_f2(x.ds + u).x;
   a0 += q5_0_unit(q0, h0, d0, xa, xb, dx);
   a1 += q5_0_unit(q1, h1, d1, xa, xb, dx);
@@ -350,7 +386,7 @@ BB_HD void unit_dot2_q4_0(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const int64_t b0 = static_cast<int64_t>(r0) * nb + u, b1 = static_cast<int64_t>(r1) * nb + u;
   const uint4 q0 = ld_u4(m.q + b0 * 16), q1 = ld_u4(m.q + b1 * 16);
   const uint16_t d0 = ld_u16(m.d + b0), d1 = ld_u16(m.d + b1);
-  const int4 xa = ld_i4(x.q + u * 32), xb = ld_i4(x.q + u * 32 + 16);
+  const ActPiece xa = ld_act(x.q, u * 32), xb = ld_act(x.q, u * 32 + 16);
   const float dx = ld_f2(x.ds + u).x;
   a0 += q4_0_unit(q0, d0, xa, xb, dx);
   a1 += q4_0_unit(q1, d1, xa, xb, dx);

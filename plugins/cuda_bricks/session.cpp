@@ -4,8 +4,8 @@
 // token and advances the position on the device, so N greedy tokens are N back-to-back replays.
 //
 // Per layer the graph holds 6 kernels: QKV (+bias; its last block ropes q, k and stores the k, v
-// rows), attention split + combine (+Q8_1 of the output), O projection (+residual; its last block
-// applies ffn_norm and quantizes), gate+up+SiLU (+Q8_1), down (+residual; its last block applies
+// rows), attention split + combine (+quantized output), O projection (+residual; its last block
+// applies ffn_norm and quantizes), gate+up+SiLU (+quantized), down (+residual; its last block applies
 // the next layer's attn_norm, or output_norm).
 #include <algorithm>
 #include <cmath>
@@ -120,7 +120,7 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   const size_t layer_kv = static_cast<size_t>(s.n_ctx) * static_cast<size_t>(KW) * kv_elt;
   auto act = [&](int64_t n, size_t& f, size_t& q, size_t& ds) {
     f = a.reserve(static_cast<size_t>(n) * 4);
-    q = a.reserve(static_cast<size_t>(n));
+    q = a.reserve(static_cast<size_t>(n) * 2);  // hi and lo bytes (quant_math.h)
     ds = a.reserve(static_cast<size_t>(n / 32) * sizeof(float2));
   };
   const size_t x = a.reserve(sizeof(float) * static_cast<size_t>(E));

@@ -21,6 +21,7 @@
 #                               logits_3b memcheck racecheck
 # H100_BUDGET_S (default 570) caps the whole invocation; steps that would start past it are skipped.
 set -u
+. "$(dirname "${BASH_SOURCE[0]}")/h100-equiv-config.sh"  # equiv_config
 ROOT=$(pwd)
 SELF=$ROOT/scripts/h100-run.sh
 B=$ROOT/build-h100
@@ -121,34 +122,9 @@ perf() {
 
 # Equivalence: the bricks scalar_ref can afford at this size, each measured once or twice.
 equiv() {
-  local m=$1 cfg synth_name
+  local m=$1 cfg
   cfg=$OUT/configs/qwen$m-equiv.yaml
-  synth_name=qwen2.5-coder-$m
-  {
-    echo "name: qwen2.5-coder-$m-h100-equiv"
-    echo "model:"
-    echo "  synthetic: {model: $synth_name, quant: q4_k_m, seed: 1}"
-    echo "backends: [cuda_bricks]"
-    echo "reference: scalar_ref"
-    echo "protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 2, max_samples: 3, cv_target: 0.5,"
-    echo "           max_seconds_per_cell: 1, seed: 42, order: sequential, cache: cold}"
-    echo "backend_caps:"
-    echo "  scalar_ref: {warmup_ms: 0, warmup_min_iterations: 0, min_samples: 1, max_samples: 1,"
-    echo "               max_seconds_per_cell: 0.5, reference_only: true}"
-    echo "bricks:"
-    echo "  - {brick: rms_norm}"
-    echo "  - {brick: qkv}"
-    echo "  - {brick: rope}"
-    echo "  - {brick: attention, context: [512, 4096]}"
-    echo "  - {brick: o_proj}"
-    echo "  - {brick: ffn}"
-    echo "  - {brick: layer, context: [512, 4096]}"
-    echo "  - {brick: gemv, type: all}"
-    case $m in
-      0.5b) echo "  - {brick: decode, context: [512, 4096]}"; echo "  - {brick: generate, tokens: 8}" ;;
-      1.5b) echo "  - {brick: decode, context: 512}" ;;
-    esac
-  } >"$cfg"
+  equiv_config "$m" >"$cfg"
   "${BENCH[@]}" run "$cfg" "${PLUG[@]}" --out "$OUT/results/equiv-$m.json" --format md || return 1
   # Equivalence verdicts of cuda_bricks' cells (UNSTABLE timing is expected here: 3 samples a cell).
   if command -v python3 >/dev/null; then

@@ -3,31 +3,43 @@
 // up to three matrices in one launch (Q, K, V + bias, then RoPE and the KV-cache store in the last
 // block), residual add + the next RMSNorm (last block), gate+up+SiLU with quantized output, and the
 // LM head with a per-block argmax key for on-device greedy decoding.
+#include <cstdio>
+#include <cstdlib>
+
 #include "common.cuh"
 
 namespace bb::cuda_bricks {
 namespace {
 
 // Lane-strided loop over the units of rows r0 and r1 (both valid), two units in flight per lane.
-template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&)>
-__device__ __forceinline__ void lane_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0, float& a1) {
+// KS warps share the two rows (split K): warp slice ks takes units ks*32 + lane, then every 32*KS.
+template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&), int KS>
+__device__ __forceinline__ void lane_dot2(const MatDesc& m, int r0, int r1, int ks, const Act& x, float& a0,
+                                          float& a1) {
   const int units = unit_count(m.type, m.cols);
+  if (KS == 1) {
 #pragma unroll 2
-  for (int u = static_cast<int>(threadIdx.x & 31); u < units; u += 32) UnitDot2(m, r0, r1, u, x, a0, a1);
+    for (int u = static_cast<int>(threadIdx.x & 31); u < units; u += 32) UnitDot2(m, r0, r1, u, x, a0, a1);
+  } else {
+#pragma unroll 1
+    for (int u = static_cast<int>(threadIdx.x & 31) + 32 * ks; u < units; u += 32 * KS) UnitDot2(m, r0, r1, u, x, a0, a1);
+  }
 }
 
-// Warp-wide: full dot products of rows r0, r1 (both valid), in every lane.
-__device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0, float& a1) {
+// Warp-wide: this warp's slice ks (of KS) of the dot products of rows r0, r1 (both valid), in every lane.
+template <int KS = 1>
+__device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0, float& a1,
+                                          int ks = 0) {
   a0 = 0.0f;
   a1 = 0.0f;
   switch (m.type) {
-    case kTypeQ4_K: lane_dot2<unit_dot2_q4_k>(m, r0, r1, x, a0, a1); break;
-    case kTypeQ6_K: lane_dot2<unit_dot2_q6_k>(m, r0, r1, x, a0, a1); break;
-    case kTypeQ8_0: lane_dot2<unit_dot2_q8_0>(m, r0, r1, x, a0, a1); break;
-    case kTypeQ5_0: lane_dot2<unit_dot2_q5_0>(m, r0, r1, x, a0, a1); break;
-    case kTypeQ4_0: lane_dot2<unit_dot2_q4_0>(m, r0, r1, x, a0, a1); break;
-    case kTypeF16: lane_dot2<unit_dot2_f16>(m, r0, r1, x, a0, a1); break;
-    case kTypeF32: lane_dot2<unit_dot2_f32>(m, r0, r1, x, a0, a1); break;
+    case kTypeQ4_K: lane_dot2<unit_dot2_q4_k, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeQ6_K: lane_dot2<unit_dot2_q6_k, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeQ8_0: lane_dot2<unit_dot2_q8_0, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeQ5_0: lane_dot2<unit_dot2_q5_0, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeQ4_0: lane_dot2<unit_dot2_q4_0, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeF16: lane_dot2<unit_dot2_f16, KS>(m, r0, r1, ks, x, a0, a1); break;
+    case kTypeF32: lane_dot2<unit_dot2_f32, KS>(m, r0, r1, ks, x, a0, a1); break;
     default: break;
   }
   a0 = warp_sum(a0);
@@ -117,10 +129,23 @@ __device__ void qkv_rope_store(const GemvLaunch* __restrict__ L) {
   }
 }
 
-template <GemvEpilogue E>
-__global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const GemvLaunch* __restrict__ L) {
+// KS warps per row pair (split K, partial sums reduced in shared memory in a fixed order): a
+// block is kGemvWarps * KS warps and still covers kGemvRowsPerBlock rows, so small matrices (grids
+// of a few blocks per SM) keep more loads in flight. Residency (ptxas, sm_90a): KS 1 80 registers
+// (6 blocks of 4 warps per SM), KS 2 capped at 85 (80 used: 3 blocks of 8 warps), KS 4 120 (one
+// block of 16 warps); a cap of 64 spills. launch_gemv picks KS so that the whole grid is resident.
+template <int KS>
+struct GemvBounds {
+  static constexpr int kThreads = kGemvWarps * KS * 32;
+  static constexpr int kMinBlocks = KS == 1 ? 0 : KS == 2 ? 3 : 1;  // 0: none (as before split K)
+};
+
+template <GemvEpilogue E, int KS>
+__global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMinBlocks)
+    gemv_kernel(const GemvLaunch* __restrict__ L) {
   __shared__ float s_scratch[32];
   __shared__ unsigned long long s_keys[kGemvRowsPerBlock];
+  __shared__ float s_part[KS > 1 ? KS - 1 : 1][kGemvRowsPerBlock];
   __shared__ int s_last;
   const int n_seg = L->n_seg;
   int s = 0;
@@ -129,14 +154,29 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const GemvLaunch*
   const MatDesc m = L->seg[s].m;
   const float* bias = L->seg[s].bias;
   float* y = L->seg[s].y;
-  const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int warp_all = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int warp = warp_all % kGemvWarps, ks = warp_all / kGemvWarps;  // row pair, K slice
   const int r0 = (static_cast<int>(blockIdx.x) - L->seg[s].block_begin) * kGemvRowsPerBlock + warp * kGemvRowsPerWarp;
   const int r1 = r0 + 1;
+  const bool has1 = r1 < m.rows;
+  float a0 = 0.0f, a1 = 0.0f;
+  if (r0 < m.rows) warp_dot2<KS>(m, r0, has1 ? r1 : r0, L->x, a0, a1, ks);  // warp-uniform
+  if (KS > 1) {
+    if (ks > 0 && lane == 0) {
+      s_part[ks - 1][warp * 2] = a0;
+      s_part[ks - 1][warp * 2 + 1] = a1;
+    }
+    __syncthreads();
+    if (ks == 0) {
+#pragma unroll
+      for (int k = 0; k < KS - 1; ++k) {
+        a0 += s_part[k][warp * 2];
+        a1 += s_part[k][warp * 2 + 1];
+      }
+    }
+  }
   unsigned long long key0 = 0, key1 = 0;
-  if (r0 < m.rows) {  // warp-uniform
-    const bool has1 = r1 < m.rows;
-    float a0, a1;
-    warp_dot2(m, r0, has1 ? r1 : r0, L->x, a0, a1);
+  if (ks == 0 && r0 < m.rows) {  // warp-uniform
     if (lane == 0) {
       if (E == GemvEpilogue::kResidualNorm) {
         y[r0] += a0;
@@ -156,7 +196,7 @@ __global__ void __launch_bounds__(kGemvWarps * 32) gemv_kernel(const GemvLaunch*
     }
   }
   if (E == GemvEpilogue::kArgmax) {
-    if (lane == 0) {
+    if (ks == 0 && lane == 0) {
       s_keys[warp * 2] = key0;
       s_keys[warp * 2 + 1] = key1;
     }
@@ -250,13 +290,61 @@ __global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUp
 
 }  // namespace
 
-cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream) {
-  const dim3 grid(static_cast<unsigned>(h.n_blocks)), block(kGemvWarps * 32);
+namespace {
+// Grid sizes (blocks per SM) up to which launch_gemv splits K 4 ways / 2 ways; default 1 and 4.
+// At 2 ways 3 blocks per SM are resident (GemvBounds), so a grid of up to 4 per SM takes a short
+// second wave: measured on the H100 (results/h100/2026-11-26c/ab-summary.txt) that still beat the
+// unsplit kernel at 7B (448-block o_proj and ffn down: ffn 86.9 -> 78.4 us, decode 228 -> 248
+// tok/s), while 1 and 3 left 7B unchanged. CUDA_BRICKS_GEMV_SPLIT="K4,K2" overrides them (A/B runs
+// on the device; "0,0" = no split, the kernel as before split K).
+struct GemvSplit {
+  int sms = 132;
+  int ks4_per_sm = 1;
+  int ks2_per_sm = 4;
+};
+const GemvSplit& gemv_split() {
+  static const GemvSplit s = [] {
+    GemvSplit r;
+    int dev = 0, v = 0;
+    if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
+        v > 0) {
+      r.sms = v;
+    }
+    if (const char* e = std::getenv("CUDA_BRICKS_GEMV_SPLIT")) {
+      int a = 0, b = 0;
+      if (std::sscanf(e, "%d,%d", &a, &b) == 2 && a >= 0 && b >= 0) {
+        r.ks4_per_sm = a;
+        r.ks2_per_sm = b;
+      }
+    }
+    return r;
+  }();
+  return s;
+}
+
+template <int KS>
+void launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, cudaStream_t stream) {
+  const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
   switch (epilogue) {
-    case GemvEpilogue::kStore: gemv_kernel<GemvEpilogue::kStore><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kResidualNorm: gemv_kernel<GemvEpilogue::kResidualNorm><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kQkvRope: gemv_kernel<GemvEpilogue::kQkvRope><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kArgmax: gemv_kernel<GemvEpilogue::kArgmax><<<grid, block, 0, stream>>>(d); break;
+    case GemvEpilogue::kStore: gemv_kernel<GemvEpilogue::kStore, KS><<<grid, block, 0, stream>>>(d); break;
+    case GemvEpilogue::kResidualNorm: gemv_kernel<GemvEpilogue::kResidualNorm, KS><<<grid, block, 0, stream>>>(d); break;
+    case GemvEpilogue::kQkvRope: gemv_kernel<GemvEpilogue::kQkvRope, KS><<<grid, block, 0, stream>>>(d); break;
+    case GemvEpilogue::kArgmax: gemv_kernel<GemvEpilogue::kArgmax, KS><<<grid, block, 0, stream>>>(d); break;
+  }
+}
+}  // namespace
+
+// Split K where the grid is small (0.5B-3B projections, e.g. 112-320 blocks of 8 rows on 132
+// SMs): at most one block per SM -> 4 warps per row pair, at most 4 -> 2, else 1 (4-warp blocks).
+cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream) {
+  const GemvSplit& sp = gemv_split();
+  const unsigned n = static_cast<unsigned>(h.n_blocks);
+  if (h.n_blocks <= sp.ks4_per_sm * sp.sms) {
+    launch_gemv_ks<4>(d, n, epilogue, stream);
+  } else if (h.n_blocks <= sp.ks2_per_sm * sp.sms) {
+    launch_gemv_ks<2>(d, n, epilogue, stream);
+  } else {
+    launch_gemv_ks<1>(d, n, epilogue, stream);
   }
   return cudaGetLastError();
 }

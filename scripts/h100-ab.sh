@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+# A/B of two cuda_bricks builds in ONE device call. Runs ON THE H100 MACHINE from the repository
+# root, with build-h100/ (A, the baseline) and build-h100-alt/ (B, the candidate) carried; both are
+# made by scripts/h100-build.sh (copy B's output to build-h100-alt/). Steps, each time-boxed:
+#   facts      GPU, both BUILD_INFO.txt
+#   tests_B    B's kernel tests vs scalar_ref (cuda_bricks_plugin_test, every shape)
+#   synth      synthetic Q4_K_M models 0.5B, 1.5B, 7B (BRICKBENCH_CACHE_DIR)
+#   perf       `bench run` of configs/qwen{0.5b,1.5b,7b}.yaml as scripts/h100-run.sh's perf step
+#              makes them (cuda_bricks only, CV 2%, <= 4 s a cell), A then B per size
+#   perf_7b_B14 B at 7B once more with CUDA_BRICKS_GEMV_SPLIT=1,4 (a variant of B's split-K choice)
+#   equiv_B    B's equivalence vs scalar_ref at 0.5B / 1.5B (decode included), as h100-run.sh
+#   memcheck_B compute-sanitizer memcheck of B's kernel tests at 0.5B shapes (if time is left)
+# Everything lands in $OUT (./h100-ab-out when unset): NAME.log per step, results/*.json,
+# configs/*.yaml, summary.txt (steps, then per-cell medians / tok/s of A and B side by side).
+#   run(command="scripts/h100-ab.sh; cd $OUT && tar czf /tmp/h.tgz . && find . -mindepth 1 -delete && mv /tmp/h.tgz $OUT/",
+#       carry=["build-h100","build-h100-alt"])
+# H100_AB_BUDGET_S (default 500) caps the whole invocation; a step never starts past it.
+# H100_AB_DRY=1: print what would run, run nothing (for checking the script without a GPU).
+set -u
+. "$(dirname "${BASH_SOURCE[0]}")/h100-equiv-config.sh"  # equiv_config
+ROOT=$(pwd)
+SELF=$ROOT/scripts/h100-ab.sh
+A=$ROOT/build-h100
+B=$ROOT/build-h100-alt
+export OUT=${OUT:-$ROOT/h100-ab-out}
+mkdir -p "$OUT" "$OUT/configs" "$OUT/results"
+BUDGET=${H100_AB_BUDGET_S:-500}
+DRY=${H100_AB_DRY:-0}
+T0=$(date +%s)
+SUMMARY=$OUT/summary.txt
+export BRICKBENCH_CACHE_DIR=${BRICKBENCH_CACHE_DIR:-/tmp/brickbench-cache}
+SIZES=(0.5b 1.5b 7b)
+
+left() { echo $((BUDGET - ($(date +%s) - T0))); }
+
+# Environment of one build (the plugin test finds its plugins and bench through these).
+use_build() {
+  local b=$1
+  export CUDA_BRICKS_PLUGIN=$b/plugins/cuda_bricks.so SCALAR_REF_PLUGIN=$b/plugins/scalar_ref.so BB_BENCH_EXE=$b/bench
+}
+
+# step NAME CAP_SECONDS function args...: timeout (SIGINT first, so bench keeps what it measured),
+# log in $OUT/NAME.log, OK / FAIL(rc) / TIMEOUT / SKIP in the summary.
+step() {
+  local name=$1 cap=$2
+  shift 2
+  local l t
+  l=$(left)
+  t=$((cap < l ? cap : l))
+  if [ "$t" -lt 10 ]; then
+    printf '%-14s SKIP     (no time left in the %ss budget)\n' "$name" "$BUDGET" | tee -a "$SUMMARY"
+    return 0
+  fi
+  echo "=== $name (timeout ${t}s, $(left)s left)"
+  if [ "$DRY" = 1 ]; then
+    echo "    would run: $*"
+    printf '%-14s DRY\n' "$name" >>"$SUMMARY"
+    return 0
+  fi
+  local s0 rc dt verdict=OK
+  s0=$(date +%s)
+  timeout -s INT -k 20 "$t" bash "$SELF" __run "$@" >"$OUT/$name.log" 2>&1
+  rc=$?
+  dt=$(($(date +%s) - s0))
+  if [ $rc -eq 124 ] || [ $rc -eq 130 ] || [ $rc -eq 137 ]; then verdict=TIMEOUT; elif [ $rc -ne 0 ]; then verdict="FAIL($rc)"; fi
+  printf '%-14s %-9s %4ss  %s\n' "$name" "$verdict" "$dt" "$(grep -E 'PASSED|FAILED|tests? (passed|failed)|equivalence:|ERROR SUMMARY|result:' "$OUT/$name.log" | tail -1 | cut -c1-100)" | tee -a "$SUMMARY"
+  tail -n 3 "$OUT/$name.log" | sed 's/^/    /'
+  return 0
+}
+
+# ---- steps (run under `timeout` through __run) -----------------------------------------------------
+facts() {
+  echo "date: $(date -u +%FT%TZ)"
+  nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.limit --format=csv || true
+  echo "--- A: $A"; cat "$A/BUILD_INFO.txt"
+  echo "--- B: $B"; cat "$B/BUILD_INFO.txt"
+}
+
+tests() {  # tests BUILD TAG
+  use_build "$1"
+  "$1/tests/cuda_bricks_plugin_test" --gtest_output="json:$OUT/results/plugin_test-$2.json"
+}
+
+synth() {
+  use_build "$A"
+  for m in "${SIZES[@]}"; do
+    "$A/bench" synth --model "qwen2.5-coder-$m" --quant q4_k_m --seed 1 --threads "$(nproc)" || return 1
+  done
+  ls -la "$BRICKBENCH_CACHE_DIR/models"
+}
+
+# The perf config of a size, exactly as scripts/h100-run.sh's perf step makes it.
+perf_config() {
+  local m=$1 cfg=$OUT/configs/qwen$1-perf.yaml
+  sed -e 's/^name: \(.*\)$/name: \1-h100-perf/' -e 's/^backends:.*/backends: [cuda_bricks]/' \
+    -e 's/^reference:.*/reference: cuda_bricks/' -e 's/^  cv_target:.*/  cv_target: 0.02/' \
+    -e 's/^  max_seconds_per_cell:.*/  max_seconds_per_cell: 4/' "$ROOT/configs/qwen$m.yaml" >"$cfg"
+  echo "$cfg"
+}
+
+perf() {  # perf SIZE BUILD TAG [CUDA_BRICKS_GEMV_SPLIT]
+  local m=$1 b=$2 tag=$3 cfg
+  use_build "$b"
+  if [ -n "${4:-}" ]; then export CUDA_BRICKS_GEMV_SPLIT=$4; echo "CUDA_BRICKS_GEMV_SPLIT=$4"; fi
+  cfg=$(perf_config "$m")
+  "$b/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$b/plugins" --out "$OUT/results/perf-$m-$tag.json" --format md
+}
+
+# Equivalence vs scalar_ref, the config of scripts/h100-run.sh's equiv step (reference capped).
+equiv() {  # equiv SIZE BUILD TAG
+  local m=$1 b=$2 tag=$3 cfg=$OUT/configs/qwen$1-equiv.yaml
+  use_build "$b"
+  equiv_config "$m" >"$cfg"
+  "$b/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$b/plugins" --out "$OUT/results/equiv-$m-$tag.json" --format md || return 1
+  python3 -c '
+import json, sys
+r = json.load(open(sys.argv[1]))
+cb = [c for c in r["cells"] if c.get("backend") == "cuda_bricks"]
+bad = [c["id"] for c in cb if (c.get("equivalence") or {}).get("checked") and not c["equivalence"].get("pass")]
+ok = sum(1 for c in cb if (c.get("equivalence") or {}).get("pass"))
+worst = max(((c["equivalence"].get("nmse") or 0.0, c["id"]) for c in cb if (c.get("equivalence") or {}).get("checked")), default=(0.0, "-"))
+print(f"equivalence: {ok} cells pass, {len(bad)} FAIL {bad}; worst NMSE {worst[0]:.3g} ({worst[1]})")
+sys.exit(1 if bad else 0)' "$OUT/results/equiv-$m-$tag.json"
+}
+
+memcheck() {  # memcheck BUILD
+  local cs=/usr/local/cuda/bin/compute-sanitizer
+  use_build "$1"
+  [ -x "$cs" ] || cs=$(command -v compute-sanitizer || true)
+  if [ -z "$cs" ]; then echo "compute-sanitizer not found: skipped"; return 0; fi
+  CUDA_BRICKS_TEST_SHAPES=0.5B "$cs" --tool memcheck --error-exitcode 9 --print-limit 20 \
+    "$1/tests/cuda_bricks_plugin_test" --gtest_filter='CudaVsRef.*:CudaSession.*' \
+    --gtest_output="json:$OUT/results/memcheck-B.json"
+}
+
+# Per-cell medians (us) and tok/s of A and B side by side; B/A < 1 = B faster.
+ab_table() {
+  python3 - "$OUT/results" "${SIZES[@]/%/:B}" 7b:B14 <<'PY'
+import json, os, sys
+d = sys.argv[1]
+def load(p):
+    try:
+        r = json.load(open(p))
+    except Exception as e:
+        return None, str(e)
+    return {c["id"]: c for c in r.get("cells", []) if c.get("backend") == "cuda_bricks"}, None
+for arg in sys.argv[2:]:
+    m, tb_ = arg.split(":")
+    a, ea = load(os.path.join(d, f"perf-{m}-A.json"))
+    b, eb = load(os.path.join(d, f"perf-{m}-{tb_}.json"))
+    print(f"\n--- {m}: A = build-h100, B = build-h100-alt" + (" with CUDA_BRICKS_GEMV_SPLIT=1,4" if tb_ == "B14" else "")
+          + (f"  (A: {ea})" if ea else "") + (f"  (B: {eb})" if eb else ""))
+    if a is None and b is None:
+        continue
+    a = a or {}; b = b or {}
+    print(f"{'cell':<22} {'A_us':>9} {'B_us':>9} {'B/A':>6} {'A_tok/s':>8} {'B_tok/s':>8} {'A%ceil':>6} {'B%ceil':>6}  status A / B")
+    for cid in list(a) + [k for k in b if k not in a]:
+        ca, cb = a.get(cid, {}), b.get(cid, {})
+        ma = (ca.get("stats") or {}).get("median_s"); mb = (cb.get("stats") or {}).get("median_s")
+        ta, tb = ca.get("tok_s"), cb.get("tok_s")
+        fa = (ca.get("roofline") or {}).get("fraction_of_ceiling"); fb = (cb.get("roofline") or {}).get("fraction_of_ceiling")
+        if ta and tb:
+            ratio = f"{ta / tb:.3f}"
+        elif ma and mb:
+            ratio = f"{mb / ma:.3f}"
+        else:
+            ratio = "-"
+        f = lambda v, s, k=1e6: f"{v * k:.{s}f}" if v else "-"
+        print(f"{cid[:22]:<22} {f(ma, 2):>9} {f(mb, 2):>9} {ratio:>6} {f(ta, 0, 1):>8} {f(tb, 0, 1):>8} {f(fa, 0, 100):>6} {f(fb, 0, 100):>6}  {ca.get('status', '-')} / {cb.get('status', '-')}")
+print("\n(B/A: time ratio, or tok/s A/B for decode/generate; < 1 means B is faster)")
+PY
+}
+
+# ---- what to run --------------------------------------------------------------------------------
+if [ "${1:-}" = __run ]; then
+  shift
+  "$@"
+  exit $?
+fi
+: >"$SUMMARY"
+for b in "$A" "$B"; do
+  if [ ! -x "$b/bench" ] || [ ! -f "$b/plugins/cuda_bricks.so" ]; then
+    echo "h100-ab: $b/bench or its plugins are missing: carry build-h100 and build-h100-alt" | tee -a "$SUMMARY"
+    exit 2
+  fi
+done
+echo "h100-ab: $(date -u +%FT%TZ), budget ${BUDGET}s, A=$A B=$B" | tee -a "$SUMMARY"
+step facts 20 facts
+step tests_B 200 tests "$B" B
+step synth 90 synth
+for m in "${SIZES[@]}"; do
+  cap=50
+  [ "$m" = 7b ] && cap=75
+  step "perf_${m}_A" "$cap" perf "$m" "$A" A
+  step "perf_${m}_B" "$cap" perf "$m" "$B" B
+done
+step equiv_0.5b_B 80 equiv 0.5b "$B" B
+step equiv_1.5b_B 60 equiv 1.5b "$B" B
+# B with split K 2 ways up to 4 blocks per SM (7B o_proj / ffn down: 448 blocks; default is 3).
+step perf_7b_B14 75 perf 7b "$B" B14 1,4
+step memcheck_B 70 memcheck "$B"
+{
+  echo
+  echo "================ A/B ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(($(date +%s) - T0))s)"
+  ab_table
+} | tee -a "$SUMMARY"

@@ -7,8 +7,12 @@
 #   synth      synthetic Q4_K_M models 0.5B, 1.5B, 7B (BRICKBENCH_CACHE_DIR)
 #   perf       `bench run` of configs/qwen{0.5b,1.5b,7b}.yaml as scripts/h100-run.sh's perf step
 #              makes them (cuda_bricks only, CV 2%, <= 4 s a cell), A then B per size
-#   perf_7b_B14 B at 7B once more with CUDA_BRICKS_GEMV_SPLIT=1,4 (a variant of B's split-K choice)
+#   perf_*_B16/B64  B again at 1.5B with CUDA_BRICKS_ATTN_MIN_CHUNK=16 and =64, at 7B with =16
+#              (attention split chunk floor; B's default is one block step: 32 rows at head_dim 128)
 #   equiv_B    B's equivalence vs scalar_ref at 0.5B / 1.5B (decode included), as h100-run.sh
+#   racecheck_B compute-sanitizer racecheck (shared memory) of B's attention test at 0.5B and 1.5B
+#              shapes (head_dim 64 and 128, F32 and F16 caches, contexts 1 to 4096); racecheck_B16
+#              the same with CUDA_BRICKS_ATTN_MIN_CHUNK=16 (also checks those results vs scalar_ref)
 #   memcheck_B compute-sanitizer memcheck of B's kernel tests at 0.5B shapes (if time is left)
 # Everything lands in $OUT (./h100-ab-out when unset): NAME.log per step, results/*.json,
 # configs/*.yaml, summary.txt (steps, then per-cell medians / tok/s of A and B side by side).
@@ -30,6 +34,8 @@ T0=$(date +%s)
 SUMMARY=$OUT/summary.txt
 export BRICKBENCH_CACHE_DIR=${BRICKBENCH_CACHE_DIR:-/tmp/brickbench-cache}
 SIZES=(0.5b 1.5b 7b)
+# B variants: SIZE:TAG:NAME=VALUE (perf_SIZE_TAG steps, A/TAG tables in the summary).
+VARIANTS=(1.5b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16 1.5b:B64:CUDA_BRICKS_ATTN_MIN_CHUNK=64 7b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16)
 
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
@@ -63,7 +69,7 @@ step() {
   rc=$?
   dt=$(($(date +%s) - s0))
   if [ $rc -eq 124 ] || [ $rc -eq 130 ] || [ $rc -eq 137 ]; then verdict=TIMEOUT; elif [ $rc -ne 0 ]; then verdict="FAIL($rc)"; fi
-  printf '%-14s %-9s %4ss  %s\n' "$name" "$verdict" "$dt" "$(grep -E 'PASSED|FAILED|tests? (passed|failed)|equivalence:|ERROR SUMMARY|result:' "$OUT/$name.log" | tail -1 | cut -c1-100)" | tee -a "$SUMMARY"
+  printf '%-14s %-9s %4ss  %s\n' "$name" "$verdict" "$dt" "$(grep -E 'PASSED|FAILED|tests? (passed|failed)|equivalence:|ERROR SUMMARY|RACECHECK SUMMARY|result:' "$OUT/$name.log" | tail -1 | cut -c1-100)" | tee -a "$SUMMARY"
   tail -n 3 "$OUT/$name.log" | sed 's/^/    /'
   return 0
 }
@@ -98,10 +104,15 @@ perf_config() {
   echo "$cfg"
 }
 
-perf() {  # perf SIZE BUILD TAG [CUDA_BRICKS_GEMV_SPLIT]
+# with_env [NAME=VALUE]: exports one variable (a variant of a build's defaults), when given.
+with_env() {
+  if [ -n "${1:-}" ]; then export "${1?}"; echo "env: $1"; fi
+}
+
+perf() {  # perf SIZE BUILD TAG [NAME=VALUE], e.g. CUDA_BRICKS_ATTN_MIN_CHUNK=16
   local m=$1 b=$2 tag=$3 cfg
   use_build "$b"
-  if [ -n "${4:-}" ]; then export CUDA_BRICKS_GEMV_SPLIT=$4; echo "CUDA_BRICKS_GEMV_SPLIT=$4"; fi
+  with_env "${4:-}"
   cfg=$(perf_config "$m")
   "$b/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$b/plugins" --out "$OUT/results/perf-$m-$tag.json" --format md
 }
@@ -123,6 +134,17 @@ print(f"equivalence: {ok} cells pass, {len(bad)} FAIL {bad}; worst NMSE {worst[0
 sys.exit(1 if bad else 0)' "$OUT/results/equiv-$m-$tag.json"
 }
 
+racecheck() {  # racecheck BUILD [TAG [NAME=VALUE]]
+  local cs=/usr/local/cuda/bin/compute-sanitizer
+  use_build "$1"
+  with_env "${3:-}"
+  [ -x "$cs" ] || cs=$(command -v compute-sanitizer || true)
+  if [ -z "$cs" ]; then echo "compute-sanitizer not found: skipped"; return 0; fi
+  CUDA_BRICKS_TEST_SHAPES=0.5B,1.5B "$cs" --tool racecheck --error-exitcode 9 --print-limit 20 \
+    "$1/tests/cuda_bricks_plugin_test" --gtest_filter='CudaVsRef.Attention*' \
+    --gtest_output="json:$OUT/results/racecheck-${2:-B}.json"
+}
+
 memcheck() {  # memcheck BUILD
   local cs=/usr/local/cuda/bin/compute-sanitizer
   use_build "$1"
@@ -135,7 +157,7 @@ memcheck() {  # memcheck BUILD
 
 # Per-cell medians (us) and tok/s of A and B side by side; B/A < 1 = B faster.
 ab_table() {
-  python3 - "$OUT/results" "${SIZES[@]/%/:B}" 7b:B14 <<'PY'
+  python3 - "$OUT/results" "${SIZES[@]/%/:B}" "${VARIANTS[@]}" <<'PY'
 import json, os, sys
 d = sys.argv[1]
 def load(p):
@@ -145,10 +167,10 @@ def load(p):
         return None, str(e)
     return {c["id"]: c for c in r.get("cells", []) if c.get("backend") == "cuda_bricks"}, None
 for arg in sys.argv[2:]:
-    m, tb_ = arg.split(":")
+    m, tb_, env = (arg.split(":", 2) + [""])[:3]
     a, ea = load(os.path.join(d, f"perf-{m}-A.json"))
     b, eb = load(os.path.join(d, f"perf-{m}-{tb_}.json"))
-    print(f"\n--- {m}: A = build-h100, B = build-h100-alt" + (" with CUDA_BRICKS_GEMV_SPLIT=1,4" if tb_ == "B14" else "")
+    print(f"\n--- {m}: A = build-h100, {tb_} = build-h100-alt" + (f" with {env}" if env else "")
           + (f"  (A: {ea})" if ea else "") + (f"  (B: {eb})" if eb else ""))
     if a is None and b is None:
         continue
@@ -194,10 +216,19 @@ for m in "${SIZES[@]}"; do
   step "perf_${m}_A" "$cap" perf "$m" "$A" A
   step "perf_${m}_B" "$cap" perf "$m" "$B" B
 done
+# B with another attention chunk floor (the 1.5B/7B attention@512 regression: 64-row chunks at
+# head_dim 128 were two serial block steps and few splits).
+for v in "${VARIANTS[@]}"; do
+  IFS=: read -r m tag env <<<"$v"
+  cap=50
+  [ "$m" = 7b ] && cap=75
+  step "perf_${m}_$tag" "$cap" perf "$m" "$B" "$tag" "$env"
+done
 step equiv_0.5b_B 80 equiv 0.5b "$B" B
 step equiv_1.5b_B 60 equiv 1.5b "$B" B
-# B with split K 2 ways up to 4 blocks per SM (7B o_proj / ffn down: 448 blocks; default is 3).
-step perf_7b_B14 75 perf 7b "$B" B14 1,4
+# Attention (ticket-merged split-KV, shared memory) is where races would be.
+step racecheck_B 75 racecheck "$B"
+step racecheck_B16 60 racecheck "$B" B16 CUDA_BRICKS_ATTN_MIN_CHUNK=16
 step memcheck_B 70 memcheck "$B"
 {
   echo

@@ -41,8 +41,11 @@ inline constexpr int kGemvRowsPerBlock = kGemvWarps * kGemvRowsPerWarp;
 inline constexpr int kGateUpWarps = 8;                           // gate+up blocks: 32 outputs each
 inline constexpr int kGateUpOutputs = 32;
 inline constexpr int kAttnWarps = 8;
-inline constexpr int kAttnMinChunk = 32;                         // rows per split, at least
 inline constexpr int kAttnMaxGroup = 8;                          // query heads per KV head
+inline constexpr int kAttnMaxSplits = 64;                        // splits per KV head, at most
+inline constexpr int kAttnMergeFan = 8;                          // partials one merge step reads
+// Ticket counters per KV head: one per group of kAttnMergeFan splits, one for the final merge.
+inline constexpr int kAttnCounters = kAttnMaxSplits / kAttnMergeFan + 1;
 inline constexpr int kNormThreads = 512;
 
 // One weight matrix on the device.
@@ -132,9 +135,11 @@ struct AttentionLaunch {
   int32_t head_dim;
   const int32_t* pos;    // attends rows 0..*pos
   int32_t max_splits;    // grid.y of the split kernel
+  int32_t min_chunk;     // rows per split, at least (>= 1; attention_min_chunk)
   float scale;
   float2* part_ml;       // [n_head][max_splits] (max, sum of exp)
   float* part_acc;       // [n_head][max_splits][head_dim]
+  unsigned int* counters;  // [n_head_kv][kAttnCounters], zero before the first launch; left zero
   ActOut out;            // [n_head * head_dim]
 };
 
@@ -190,7 +195,11 @@ cudaError_t launch_advance(const AdvanceLaunch* d_launch, cudaStream_t stream);
 cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream);
 cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream);
 
-// Blocks of the attention split kernel for a context of up to max_rows rows.
-int32_t attention_max_splits(int32_t n_head_kv, int32_t max_rows, int32_t n_sms);
+// Rows per attention split, at least: the rows one block covers in one step for head_dim (64 at
+// head_dim 64, 32 at 128), or CUDA_BRICKS_ATTN_MIN_CHUNK=N (N >= 1; read once) for A/B runs.
+int32_t attention_min_chunk(int32_t head_dim);
+// Blocks of the attention split kernel for a context of up to max_rows rows, splits of at least
+// min_chunk rows (the value the launch's min_chunk holds).
+int32_t attention_max_splits(int32_t n_head_kv, int32_t max_rows, int32_t n_sms, int32_t min_chunk);
 
 }  // namespace bb::cuda_bricks

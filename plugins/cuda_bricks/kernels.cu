@@ -1,167 +1,299 @@
-// The other kernels: split-KV decode attention (flash-decoding: blocks own slices of the cache,
-// a combine kernel merges their softmax partials), RMSNorm, embedding lookup, RoPE, the greedy
+// The other kernels: split-KV decode attention (flash-decoding: blocks own slices of the cache, the
+// last blocks merge their softmax partials), RMSNorm, embedding lookup, RoPE, the greedy
 // step that advances a generate graph, activation quantization, and the bandwidth-probe copy.
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 
 #include "common.cuh"
 
 namespace bb::cuda_bricks {
 namespace {
 
-// The split geometry, computed identically by both attention kernels from the device position:
-// splits of `chunk` rows (>= kAttnMinChunk) cover the L = pos + 1 rows; blocks past them idle.
+// The split geometry, computed identically by every block from the device position (the graph is
+// replayed with a new position): splits of `chunk` rows (>= min_chunk) cover the L = pos + 1
+// rows; blocks past them return at once. splits <= max_splits <= kAttnMaxSplits.
 struct SplitGeometry {
   int rows, chunk, splits;
 };
-__device__ __forceinline__ SplitGeometry split_geometry(int pos, int max_splits) {
+__device__ __forceinline__ SplitGeometry split_geometry(int pos, int max_splits, int min_chunk) {
   SplitGeometry g;
   g.rows = pos + 1;
-  g.chunk = max(kAttnMinChunk, (g.rows + max_splits - 1) / max_splits);
+  g.chunk = max(min_chunk, (g.rows + max_splits - 1) / max_splits);
   g.splits = (g.rows + g.chunk - 1) / g.chunk;
   return g;
 }
 
-template <int EPL>
-__device__ __forceinline__ void load_kv(const void* cache, int kv_type, size_t offset, float (&v)[EPL]) {
-  if (kv_type == kTypeF16) {
-    const __half2* p = reinterpret_cast<const __half2*>(static_cast<const __half*>(cache) + offset);
-#pragma unroll
-    for (int e = 0; e < EPL / 2; ++e) {
-      const float2 f = __half22float2(__ldg(p + e));
-      v[2 * e] = f.x;
-      v[2 * e + 1] = f.y;
-    }
+inline constexpr int kAttnSlots = 4;  // row slots a warp loads per step (all in flight at once)
+static_assert(kAttnMaxGroup * (128 / 4) <= kAttnWarps * 32, "a merge thread per float4 of the group's heads");
+static_assert(kAttnMaxSplits % kAttnMergeFan == 0 && kAttnMaxSplits / kAttnMergeFan <= kAttnMergeFan,
+              "two merge levels cover every split");
+
+// Four consecutive elements of a K/V row: one 16-byte load (F32) or one 8-byte load (F16).
+template <bool F16>
+__device__ __forceinline__ float4 load_kv4(const void* cache, size_t offset) {
+  if constexpr (F16) {
+    const uint2 u = __ldg(reinterpret_cast<const uint2*>(static_cast<const __half*>(cache) + offset));
+    const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&u.x));
+    const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&u.y));
+    return make_float4(a.x, a.y, b.x, b.y);
   } else {
-    const float* p = static_cast<const float*>(cache) + offset;
-    if constexpr (EPL == 4) {
-      const float4 f = __ldg(reinterpret_cast<const float4*>(p));
-      v[0] = f.x;
-      v[1] = f.y;
-      v[2] = f.z;
-      v[3] = f.w;
-    } else {
-      const float2 f = __ldg(reinterpret_cast<const float2*>(p));
-      v[0] = f.x;
-      v[1] = f.y;
-    }
+    return __ldg(reinterpret_cast<const float4*>(static_cast<const float*>(cache) + offset));
   }
 }
 
-// grid (n_head_kv, max_splits), kAttnWarps warps. Block (g, s) attends rows of split s for the
-// query heads of KV head g: each warp takes every kAttnWarps-th row and keeps an online softmax
-// (running max m, sum l, weighted V sum) per head; the warps' states are merged into the split's
-// partial.
+// Sum over the W consecutive lanes of a sub-warp (W a power of two <= 32).
+template <int W>
+__device__ __forceinline__ float sub_sum(float v) {
+#pragma unroll
+  for (int o = W / 2; o > 0; o >>= 1) v += __shfl_xor_sync(0xFFFFFFFFu, v, o);
+  return v;
+}
+
+__device__ __forceinline__ float4 f4_axpby(float4 a, float fa, float4 b, float fb) {
+  return make_float4(a.x * fa + b.x * fb, a.y * fa + b.y * fb, a.z * fa + b.z * fb, a.w * fa + b.w * fb);
+}
+
+// Online-softmax state (m, l, acc) merged with another; an empty state has m = -inf, l = 0, acc = 0.
+__device__ __forceinline__ void merge_state(float& m, float& l, float4& a, float mo, float lo, float4 ao) {
+  const float mx = fmaxf(m, mo);
+  const float f = m == -INFINITY ? 0.0f : expf(m - mx);
+  const float fo = mo == -INFINITY ? 0.0f : expf(mo - mx);
+  m = mx;
+  l = l * f + lo * fo;
+  a = f4_axpby(a, f, ao, fo);
+}
+
+// Merge of n <= kAttnMergeFan partials (slots first, first + stride, ...) of every query head of KV
+// head g, by the whole block: thread t owns float4 column t of the group's G * HD / 4. Each thread
+// loads its n (max, sum) pairs and n float4 at once. final: o = sum acc_s e^(m_s - M) / sum l_s
+// e^(m_s - M) to P->out (float and/or two-level 8-bit); else the merged partial goes to slot first.
 template <int HD>
-__global__ void __launch_bounds__(kAttnWarps * 32) attention_split_kernel(const AttentionLaunch* __restrict__ P) {
-  constexpr int EPL = HD / 32;
+__device__ __forceinline__ void attention_merge(const AttentionLaunch* __restrict__ P, int g, int G, int first,
+                                                int stride, int n, bool final) {
+  constexpr int kCols = HD / 4;
+  const int t = static_cast<int>(threadIdx.x);
+  const bool valid = t < G * kCols;
+  const int gi = valid ? t / kCols : 0, c = t % kCols;
+  const size_t base = static_cast<size_t>(g * G + gi) * P->max_splits + first;
+  float2 ml[kAttnMergeFan];
+  float4 a[kAttnMergeFan];
+#pragma unroll
+  for (int k = 0; k < kAttnMergeFan; ++k) {
+    if (valid && k < n) {
+      const size_t slot = base + static_cast<size_t>(k) * stride;
+      ml[k] = __ldcg(P->part_ml + slot);
+      a[k] = __ldcg(reinterpret_cast<const float4*>(P->part_acc + slot * HD) + c);
+    } else {
+      ml[k] = make_float2(-INFINITY, 0.0f);
+      a[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+  }
+  float mx = -INFINITY;
+#pragma unroll
+  for (int k = 0; k < kAttnMergeFan; ++k) mx = fmaxf(mx, ml[k].x);
+  float den = 0.0f;
+  float4 num = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+#pragma unroll
+  for (int k = 0; k < kAttnMergeFan; ++k) {
+    if (k < n) {  // every partial holds at least one row: its max is finite
+      const float f = expf(ml[k].x - mx);
+      den += ml[k].y * f;
+      num = f4_axpby(num, 1.0f, a[k], f);
+    }
+  }
+  if (!final) {
+    if (valid) {
+      reinterpret_cast<float4*>(P->part_acc + base * HD)[c] = num;
+      if (c == 0) P->part_ml[base] = make_float2(mx, den);
+    }
+    return;
+  }
+  const float4 o = valid ? make_float4(num.x / den, num.y / den, num.z / den, num.w / den)
+                         : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+  const int i4 = g * G * kCols + t;  // float4 index in the output: (g G + gi) HD / 4 + c
+  if (P->out.f != nullptr && valid) reinterpret_cast<float4*>(P->out.f)[i4] = o;
+  // 8 consecutive threads hold one 32-element block (kCols and g G kCols are multiples of 8).
+  if (P->out.q != nullptr) group8_quantize(o, valid, P->out.q, P->out.ds, i4 >> 3);
+}
+
+// grid (n_head_kv, max_splits), kAttnWarps warps. Block (g, s) attends the rows of split s for the
+// query heads of KV head g. A row is HD / 4 lanes wide (float4 of K and of V per lane), so a warp
+// holds 32 / (HD / 4) rows per slot; each step a warp loads kAttnSlots slots (the next step's loads
+// go out before this step's math) and keeps an online softmax (max m, sum l, weighted V sum) per query head and row lane group. Those
+// states are merged into the split's partial; then the last block of each group of kAttnMergeFan
+// splits (ticket counter, threadFenceReduction pattern) merges the group, and with more than one
+// group the last group's block merges the groups and writes the output. No second kernel.
+template <int HD, bool F16>
+__global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const AttentionLaunch* __restrict__ P) {
+  constexpr int W = HD / 4;   // lanes per row
+  constexpr int R = 32 / W;   // rows per slot
+  constexpr int kCols = HD / 4;
+  constexpr int kRowsPerStep = kAttnWarps * kAttnSlots * R;
   __shared__ float s_m[kAttnWarps][kAttnMaxGroup];
   __shared__ float s_l[kAttnWarps][kAttnMaxGroup];
-  __shared__ float s_acc[kAttnWarps][kAttnMaxGroup][HD];
+  __shared__ __align__(16) float s_acc[kAttnWarps][kAttnMaxGroup][HD];
+  __shared__ int s_last, s_last2;
   const int g = blockIdx.x, s = blockIdx.y;
-  const SplitGeometry geo = split_geometry(*P->pos, P->max_splits);
+  const SplitGeometry geo = split_geometry(*P->pos, P->max_splits, P->min_chunk);
   if (s >= geo.splits) return;  // block-uniform, before any barrier
   const int j0 = s * geo.chunk, j1 = min(geo.rows, j0 + geo.chunk);
   const int G = P->n_head / P->n_head_kv;
   const int kw = P->n_head_kv * HD;
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int sub = lane / W, d4 = lane % W;
   const float scale = P->scale;
 
-  float q[kAttnMaxGroup][EPL];
-  float m[kAttnMaxGroup], l[kAttnMaxGroup], acc[kAttnMaxGroup][EPL];
+  float4 q[kAttnMaxGroup], acc[kAttnMaxGroup];
+  float m[kAttnMaxGroup], l[kAttnMaxGroup];
 #pragma unroll
   for (int gi = 0; gi < kAttnMaxGroup; ++gi) {
     m[gi] = -INFINITY;
     l[gi] = 0.0f;
-#pragma unroll
-    for (int e = 0; e < EPL; ++e) {
-      q[gi][e] = gi < G ? P->q[(g * G + gi) * HD + lane * EPL + e] : 0.0f;
-      acc[gi][e] = 0.0f;
-    }
+    acc[gi] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    q[gi] = gi < G ? __ldg(reinterpret_cast<const float4*>(P->q + (g * G + gi) * HD) + d4)
+                   : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
   }
-  // Two rows per warp step: four 16-byte (or 8-byte) loads in flight per lane before the math.
-  for (int j = j0 + 2 * warp; j < j1; j += 2 * kAttnWarps) {
-    const bool two = j + 1 < j1;  // warp-uniform
-    float k0[EPL], v0[EPL], k1[EPL], v1[EPL];
-    const size_t off = static_cast<size_t>(j) * kw + g * HD + lane * EPL;
-    load_kv<EPL>(P->k_cache, P->kv_type, off, k0);
-    load_kv<EPL>(P->v_cache, P->kv_type, off, v0);
-    load_kv<EPL>(P->k_cache, P->kv_type, two ? off + kw : off, k1);
-    load_kv<EPL>(P->v_cache, P->kv_type, two ? off + kw : off, v1);
+  // The slots of the step at row b: loads only (a slot past j1 loads nothing; a lane past j1 in a
+  // slot that has rows reloads row j0).
+  auto load_step = [&](int b, float4 (&kk)[kAttnSlots], float4 (&vv)[kAttnSlots]) {
+#pragma unroll
+    for (int k = 0; k < kAttnSlots; ++k) {
+      const int row0 = b + (k * kAttnWarps + warp) * R;
+      if (row0 < j1) {  // warp-uniform: the slot has a row
+        const int row = row0 + sub;
+        const size_t off = static_cast<size_t>(row < j1 ? row : j0) * kw + g * HD + 4 * d4;
+        kk[k] = load_kv4<F16>(P->k_cache, off);
+        vv[k] = load_kv4<F16>(P->v_cache, off);
+      } else {
+        kk[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+        vv[k] = kk[k];
+      }
+    }
+  };
+  float4 kk[kAttnSlots], vv[kAttnSlots];
+  load_step(j0, kk, vv);
+  for (int b = j0; b < j1; b += kRowsPerStep) {
+    // The next step's loads go out before this step's math (one block per SM: no other warps hide it).
+    float4 nk[kAttnSlots], nv[kAttnSlots];
+    if (b + kRowsPerStep < j1) {
+      load_step(b + kRowsPerStep, nk, nv);
+    } else {
+#pragma unroll
+      for (int k = 0; k < kAttnSlots; ++k) nk[k] = nv[k] = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
+    }
+    int row[kAttnSlots];
+#pragma unroll
+    for (int k = 0; k < kAttnSlots; ++k) row[k] = b + (k * kAttnWarps + warp) * R + sub;
 #pragma unroll
     for (int gi = 0; gi < kAttnMaxGroup; ++gi) {
       if (gi < G) {  // warp-uniform
-        float dot0 = 0.0f, dot1 = 0.0f;
+        float sc[kAttnSlots];
+        float mx = m[gi];
 #pragma unroll
-        for (int e = 0; e < EPL; ++e) {
-          dot0 += q[gi][e] * k0[e];
-          dot1 += q[gi][e] * k1[e];
+        for (int k = 0; k < kAttnSlots; ++k) {
+          float dot = q[gi].x * kk[k].x;
+          dot += q[gi].y * kk[k].y;
+          dot += q[gi].z * kk[k].z;
+          dot += q[gi].w * kk[k].w;
+          dot = sub_sum<W>(dot);
+          sc[k] = row[k] < j1 ? dot * scale : -INFINITY;
+          mx = fmaxf(mx, sc[k]);
         }
-        const float s0 = warp_sum(dot0) * scale;
-        const float s1 = two ? warp_sum(dot1) * scale : -INFINITY;
-        const float m_new = fmaxf(m[gi], fmaxf(s0, s1));
-        const float corr = expf(m[gi] - m_new);
-        const float w0 = expf(s0 - m_new);
-        const float w1 = two ? expf(s1 - m_new) : 0.0f;
-        l[gi] = l[gi] * corr + w0 + w1;
+        // mx = -inf: no row yet in this lane group (m stays empty).
+        const float corr = mx == -INFINITY ? 1.0f : expf(m[gi] - mx);
+        float lsum = l[gi] * corr;
+        float4 a = make_float4(acc[gi].x * corr, acc[gi].y * corr, acc[gi].z * corr, acc[gi].w * corr);
 #pragma unroll
-        for (int e = 0; e < EPL; ++e) acc[gi][e] = acc[gi][e] * corr + w0 * v0[e] + w1 * v1[e];
-        m[gi] = m_new;
+        for (int k = 0; k < kAttnSlots; ++k) {
+          const float w = sc[k] == -INFINITY ? 0.0f : expf(sc[k] - mx);
+          lsum += w;
+          a = f4_axpby(a, 1.0f, vv[k], w);
+        }
+        m[gi] = mx;
+        l[gi] = lsum;
+        acc[gi] = a;
       }
     }
+#pragma unroll
+    for (int k = 0; k < kAttnSlots; ++k) {
+      kk[k] = nk[k];
+      vv[k] = nv[k];
+    }
   }
+  // The lane groups of a warp (R > 1) merge into lanes 0..W-1.
 #pragma unroll
   for (int gi = 0; gi < kAttnMaxGroup; ++gi) {
     if (gi < G) {
+#pragma unroll
+      for (int o = 16; o >= W; o >>= 1) {
+        const float mo = __shfl_xor_sync(0xFFFFFFFFu, m[gi], o);
+        const float lo = __shfl_xor_sync(0xFFFFFFFFu, l[gi], o);
+        float4 ao;
+        ao.x = __shfl_xor_sync(0xFFFFFFFFu, acc[gi].x, o);
+        ao.y = __shfl_xor_sync(0xFFFFFFFFu, acc[gi].y, o);
+        ao.z = __shfl_xor_sync(0xFFFFFFFFu, acc[gi].z, o);
+        ao.w = __shfl_xor_sync(0xFFFFFFFFu, acc[gi].w, o);
+        merge_state(m[gi], l[gi], acc[gi], mo, lo, ao);
+      }
       if (lane == 0) {
         s_m[warp][gi] = m[gi];
         s_l[warp][gi] = l[gi];
       }
-#pragma unroll
-      for (int e = 0; e < EPL; ++e) s_acc[warp][gi][lane * EPL + e] = acc[gi][e];
+      if (sub == 0) reinterpret_cast<float4*>(s_acc[warp][gi])[d4] = acc[gi];
     }
   }
   __syncthreads();
-  // Warp 0 always has row j0, so the block's max is finite; warps without rows weigh exp(-inf) = 0.
-  for (int idx = threadIdx.x; idx < G * HD; idx += blockDim.x) {
-    const int gi = idx / HD, d = idx % HD;
-    float mx = -INFINITY;
+  // The split's partial: thread t owns float4 column t of the G heads. Warp 0 holds row j0, so the
+  // block's max is finite; warps without rows weigh 0.
+  {
+    const int t = static_cast<int>(threadIdx.x);
+    if (t < G * kCols) {
+      const int gi = t / kCols, c = t % kCols;
+      float mx = -INFINITY;
 #pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, s_m[w][gi]);
-    float lsum = 0.0f, a = 0.0f;
+      for (int w = 0; w < kAttnWarps; ++w) mx = fmaxf(mx, s_m[w][gi]);
+      float lsum = 0.0f;
+      float4 a = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
 #pragma unroll
-    for (int w = 0; w < kAttnWarps; ++w) {
-      const float f = expf(s_m[w][gi] - mx);
-      lsum += s_l[w][gi] * f;
-      a += s_acc[w][gi][d] * f;
+      for (int w = 0; w < kAttnWarps; ++w) {
+        const float mw = s_m[w][gi];
+        const float f = mw == -INFINITY ? 0.0f : expf(mw - mx);
+        lsum += s_l[w][gi] * f;
+        a = f4_axpby(a, 1.0f, reinterpret_cast<const float4*>(s_acc[w][gi])[c], f);
+      }
+      const size_t slot = static_cast<size_t>(g * G + gi) * P->max_splits + s;
+      reinterpret_cast<float4*>(P->part_acc + slot * HD)[c] = a;
+      if (c == 0) P->part_ml[slot] = make_float2(mx, lsum);
     }
-    const int h = g * G + gi;
-    P->part_acc[(static_cast<size_t>(h) * P->max_splits + s) * HD + d] = a;
-    if (d == 0) P->part_ml[static_cast<size_t>(h) * P->max_splits + s] = make_float2(mx, lsum);
   }
-}
-
-// grid n_head, HD threads: o_h = sum_s acc_s e^(m_s - M) / sum_s l_s e^(m_s - M); then the head's
-// output in float and/or 8-bit pairs (each warp owns one 32-element block).
-template <int HD>
-__global__ void __launch_bounds__(HD) attention_combine_kernel(const AttentionLaunch* __restrict__ P) {
-  const int h = blockIdx.x, d = threadIdx.x;
-  const SplitGeometry geo = split_geometry(*P->pos, P->max_splits);
-  const float2* ml = P->part_ml + static_cast<size_t>(h) * P->max_splits;
-  float mx = -INFINITY;
-#pragma unroll 8
-  for (int s = 0; s < geo.splits; ++s) mx = fmaxf(mx, ml[s].x);
-  float den = 0.0f, num = 0.0f;
-#pragma unroll 8
-  for (int s = 0; s < geo.splits; ++s) {
-    const float2 v = ml[s];
-    const float f = expf(v.x - mx);
-    den += v.y * f;
-    num += P->part_acc[(static_cast<size_t>(h) * P->max_splits + s) * HD + d] * f;
+  // Last block of the group of kAttnMergeFan splits merges it.
+  const int grp = s / kAttnMergeFan, first = grp * kAttnMergeFan;
+  const int n_in = min(kAttnMergeFan, geo.splits - first);
+  const int n_grp = (geo.splits + kAttnMergeFan - 1) / kAttnMergeFan;
+  unsigned int* cnt = P->counters + static_cast<size_t>(g) * kAttnCounters;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) s_last = atomicAdd(cnt + grp, 1u) == static_cast<unsigned>(n_in - 1) ? 1 : 0;
+  __syncthreads();
+  if (s_last == 0) return;
+  if (threadIdx.x == 0) cnt[grp] = 0u;  // every block of the group has counted: ready for the next launch
+  __threadfence();
+  if (n_grp == 1) {
+    attention_merge<HD>(P, g, G, first, 1, n_in, true);
+    return;
   }
-  const float o = num / den;
-  const int i = h * HD + d;
-  if (P->out.f != nullptr) P->out.f[i] = o;
-  if (P->out.q != nullptr) warp_quantize_q8(o, P->out.q, P->out.ds, i >> 5);
+  attention_merge<HD>(P, g, G, first, 1, n_in, false);
+  // Last group: merge the groups' partials (slots 0, kAttnMergeFan, ...) into the output.
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0)
+    s_last2 = atomicAdd(cnt + kAttnCounters - 1, 1u) == static_cast<unsigned>(n_grp - 1) ? 1 : 0;
+  __syncthreads();
+  if (s_last2 == 0) return;
+  if (threadIdx.x == 0) cnt[kAttnCounters - 1] = 0u;
+  __threadfence();
+  attention_merge<HD>(P, g, G, 0, kAttnMergeFan, n_grp, true);
 }
 
 __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const NormLaunch* __restrict__ P) {
@@ -251,22 +383,50 @@ __global__ void copy_tail_kernel(const uint8_t* __restrict__ src, uint8_t* __res
 
 }  // namespace
 
-int32_t attention_max_splits(int32_t n_head_kv, int32_t max_rows, int32_t n_sms) {
-  const int32_t want = (2 * n_sms + n_head_kv - 1) / n_head_kv;  // about two blocks per SM
-  const int32_t useful = (max_rows + kAttnMinChunk - 1) / kAttnMinChunk;
-  return want < 1 ? 1 : (want < useful ? want : (useful < 1 ? 1 : useful));
+int32_t attention_min_chunk(int32_t head_dim) {
+  // Default: one block step (kAttnWarps warps x kAttnSlots slots x rows per slot), so that short
+  // contexts spread over more blocks (a 64-row chunk at head_dim 128 was two serial steps).
+  static const int32_t env = [] {
+    if (const char* e = std::getenv("CUDA_BRICKS_ATTN_MIN_CHUNK")) {
+      int v = 0;
+      if (std::sscanf(e, "%d", &v) == 1 && v >= 1) return static_cast<int32_t>(v);
+    }
+    return static_cast<int32_t>(0);
+  }();
+  if (env > 0) return env;
+  const int32_t lanes = head_dim / 4;  // lanes per row
+  const int32_t r = lanes >= 1 && lanes <= 32 ? 32 / lanes : 1;
+  return kAttnWarps * kAttnSlots * r;
+}
+
+int32_t attention_max_splits(int32_t n_head_kv, int32_t max_rows, int32_t n_sms, int32_t min_chunk) {
+  // About one block per SM at long context (the kernel's ~150 registers a thread allow one 8-warp
+  // block per SM; a second wave would cost a whole memory round trip more).
+  int32_t want = n_sms / (n_head_kv < 1 ? 1 : n_head_kv);
+  if (want > kAttnMaxSplits) want = kAttnMaxSplits;
+  if (min_chunk < 1) min_chunk = 1;
+  const int32_t useful = (max_rows + min_chunk - 1) / min_chunk;
+  const int32_t n = want < useful ? want : useful;
+  return n < 1 ? 1 : n;
 }
 
 cudaError_t launch_attention(const AttentionLaunch& h, const AttentionLaunch* d, cudaStream_t stream) {
-  const dim3 split_grid(static_cast<unsigned>(h.n_head_kv), static_cast<unsigned>(h.max_splits));
+  if (h.max_splits < 1 || h.max_splits > kAttnMaxSplits || h.min_chunk < 1 || h.counters == nullptr)
+    return cudaErrorInvalidValue;
+  const dim3 grid(static_cast<unsigned>(h.n_head_kv), static_cast<unsigned>(h.max_splits));
+  const bool f16 = h.kv_type == kTypeF16;
   if (h.head_dim == 128) {
-    attention_split_kernel<128><<<split_grid, kAttnWarps * 32, 0, stream>>>(d);
-    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-    attention_combine_kernel<128><<<h.n_head, 128, 0, stream>>>(d);
+    if (f16) {
+      attention_kernel<128, true><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+    } else {
+      attention_kernel<128, false><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+    }
   } else if (h.head_dim == 64) {
-    attention_split_kernel<64><<<split_grid, kAttnWarps * 32, 0, stream>>>(d);
-    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
-    attention_combine_kernel<64><<<h.n_head, 64, 0, stream>>>(d);
+    if (f16) {
+      attention_kernel<64, true><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+    } else {
+      attention_kernel<64, false><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+    }
   } else {
     return cudaErrorInvalidValue;
   }

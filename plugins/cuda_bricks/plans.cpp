@@ -329,11 +329,13 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       if (d.inputs[1].type != d.inputs[2].type)
         unsupported("cuda_bricks attention: k_cache and v_cache of different types");
       const int64_t L = p.spec.inputs[1].shape[0];
-      const int32_t splits = attention_max_splits(s.n_head_kv, static_cast<int32_t>(L), n_sms);
+      const int32_t min_chunk = attention_min_chunk(s.head_dim);
+      const int32_t splits = attention_max_splits(s.n_head_kv, static_cast<int32_t>(L), n_sms, min_chunk);
       const size_t pos = a.reserve(sizeof(int32_t));
       const size_t ml = a.reserve(sizeof(float2) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits));
       const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits) *
                                     static_cast<size_t>(s.head_dim));
+      const size_t counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
       const size_t launch = a.reserve(sizeof(AttentionLaunch));
       a.allocate();
       const int32_t last = static_cast<int32_t>(L - 1);
@@ -348,9 +350,11 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       h.head_dim = s.head_dim;
       h.pos = at<int32_t>(p, pos);
       h.max_splits = splits;
+      h.min_chunk = min_chunk;
       h.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
       h.part_ml = at<float2>(p, ml);
       h.part_acc = at<float>(p, accs);
+      h.counters = at<unsigned int>(p, counters);
       h.out = ActOut{at<float>(p, p.out_off[0]), nullptr, nullptr};
       upload_struct(at<AttentionLaunch>(p, launch), h);
       p.record = [&p, h, launch](int32_t) {
@@ -397,7 +401,8 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const int64_t C = p.spec.inputs[2].shape[0];
       p.cache_rows = C;
       p.pos_off = p.in_off[1];
-      const int32_t splits = attention_max_splits(s.n_head_kv, static_cast<int32_t>(C), n_sms);
+      const int32_t min_chunk = attention_min_chunk(s.head_dim);
+      const int32_t splits = attention_max_splits(s.n_head_kv, static_cast<int32_t>(C), n_sms, min_chunk);
       const size_t xw = a.reserve(sizeof(float) * static_cast<size_t>(E));
       const ActBuffers xn = act(E), ab = act(H), hb = act(F);
       const size_t qo = a.reserve(sizeof(float) * static_cast<size_t>(H));
@@ -408,6 +413,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits) *
                                     static_cast<size_t>(s.head_dim));
       const size_t counter = a.reserve(sizeof(unsigned int));
+      const size_t att_counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
       const size_t table = a.reserve(sizeof(float) * static_cast<size_t>(C) * static_cast<size_t>(s.head_dim));
       const size_t l_norm = a.reserve(sizeof(NormLaunch) * static_cast<size_t>(n));
       const size_t l_qkv = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
@@ -430,9 +436,11 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       att.head_dim = s.head_dim;
       att.pos = at<int32_t>(p, p.pos_off);
       att.max_splits = splits;
+      att.min_chunk = min_chunk;
       att.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(s.head_dim)));
       att.part_ml = at<float2>(p, ml);
       att.part_acc = at<float>(p, accs);
+      att.counters = at<unsigned int>(p, att_counters);
       att.out = ActOut{at<float>(p, ab.f), at<int8_t>(p, ab.q), at<float2>(p, ab.ds)};
       upload_struct(at<AttentionLaunch>(p, l_att), att);
       std::vector<NormLaunch> hn(static_cast<size_t>(n));

@@ -116,7 +116,7 @@ const BuildInfo& build_info() {
     add("gemv", "dp4a on two-level 8-bit activations (hi + lo/254 per 32-block scale; quantized weights), fp32 FMA (F16/F32); 16-byte loads, 2 rows per warp, "
                 "8 rows per block");
     add("decode", "one CUDA graph per token, 6 kernels per layer, position and token in device memory");
-    add("attention", "split-KV (flash-decoding) + combine kernel");
+    add("attention", "split-KV (flash-decoding), splits merged by the last blocks (one kernel)");
     add("plan_graphs", "one graph per iteration and per 8 iterations, per weight set");
     add("plugin_version", CUDA_BRICKS_VERSION);
     for (const auto& [k, v] : b.strings) b.kvs.push_back(bb_kv{k.c_str(), v.c_str()});

@@ -3,8 +3,8 @@
 // them from the host before the replays; generate's graph ends with an argmax that feeds the next
 // token and advances the position on the device, so N greedy tokens are N back-to-back replays.
 //
-// Per layer the graph holds 6 kernels: QKV (+bias; its last block ropes q, k and stores the k, v
-// rows), attention split + combine (+quantized output), O projection (+residual; its last block
+// Per layer the graph holds 5 kernels: QKV (+bias; its last block ropes q, k and stores the k, v
+// rows), split-KV attention (its last blocks merge the splits; +quantized output), O projection (+residual; its last block
 // applies ffn_norm and quantizes), gate+up+SiLU (+quantized), down (+residual; its last block applies
 // the next layer's attn_norm, or output_norm).
 #include <algorithm>
@@ -114,7 +114,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
 
   // ---- device buffers
   DeviceArena& a = s.work;
-  const int32_t splits = attention_max_splits(d.n_head_kv, s.n_ctx, s.ctx->n_sms);
+  const int32_t min_chunk = attention_min_chunk(d.head_dim);
+  const int32_t splits = attention_max_splits(d.n_head_kv, s.n_ctx, s.ctx->n_sms, min_chunk);
   const int32_t lm_blocks = static_cast<int32_t>((V + kGemvRowsPerBlock - 1) / kGemvRowsPerBlock);
   const size_t kv_elt = s.kv_type == BB_TYPE_F16 ? 2 : 4;
   const size_t layer_kv = static_cast<size_t>(s.n_ctx) * static_cast<size_t>(KW) * kv_elt;
@@ -141,6 +142,7 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   s.pos = a.reserve(sizeof(int32_t));
   s.step = a.reserve(sizeof(int32_t));
   const size_t counter = a.reserve(sizeof(unsigned int));
+  const size_t att_counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(d.n_head_kv) * kAttnCounters);
   s.tokens_out = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.prompt = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.k_cache = a.reserve(layer_kv * static_cast<size_t>(s.n_layer));
@@ -214,9 +216,11 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     at_.head_dim = d.head_dim;
     at_.pos = at<int32_t>(s, s.pos);
     at_.max_splits = splits;
+    at_.min_chunk = min_chunk;
     at_.scale = static_cast<float>(1.0 / std::sqrt(static_cast<double>(d.head_dim)));
     at_.part_ml = at<float2>(s, ml);
     at_.part_acc = at<float>(s, accs);
+    at_.counters = at<unsigned int>(s, att_counters);
     at_.out = ActOut{at<float>(s, a_f), at<int8_t>(s, a_q), at<float2>(s, a_ds)};
 
     GemvLaunch& o = ho[i];

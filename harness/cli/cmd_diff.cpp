@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "report/diff.h"
 #include "report/result_json.h"
 
@@ -74,12 +75,7 @@ int cmd_diff(const std::vector<std::string>& args) {
   std::unique_ptr<report::DiffReporter> reporter;
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, &pos, vm)) return kExitOk;
     if (base_path.empty() || new_path.empty())
       throw po::error("give two result files: bench diff BASE.json NEW.json");
     settings.min_effect = parse_effect(effect_text);

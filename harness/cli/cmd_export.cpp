@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "report/atomic_file.h"
 #include "report/reporter.h"
 #include "report/result_json.h"
@@ -38,12 +39,7 @@ int cmd_export(const std::vector<std::string>& args) {
   std::unique_ptr<report::Reporter> reporter;
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, &pos, vm)) return kExitOk;
     if (in_path.empty()) throw po::error("give a result file: bench export --format gbench RESULT.json");
     reporter = report::make_reporter(format);
   } catch (const std::exception& e) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "model/gguf.h"
 #include "model/qwen2_model.h"
 #include "model/synthetic.h"
@@ -78,12 +79,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   std::vector<int32_t> prompt;
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, nullptr, vm)) return kExitOk;
     if (model_path.empty() == synthetic.empty())
       throw po::error("give exactly one of --model FILE.gguf or --synthetic NAME");
     if (n < 0) throw po::error("--n must be >= 0");

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "plugin/backend.h"
 #include "plugin/plugin_options.h"
 #include "plugin/registry.h"
@@ -256,12 +257,7 @@ int cmd_plugins(const std::vector<std::string>& args) {
   try {
     po::variables_map vm;
     po::positional_options_description no_positionals;  // a stray word is an error, not ignored
-    po::store(po::command_line_parser(args).options(opts).positional(no_positionals).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, &no_positionals, vm)) return kExitOk;
   } catch (const po::error& e) {
     std::cerr << "bench plugins: " << e.what() << "\n(bench plugins --help for usage)\n";
     return kExitUsage;

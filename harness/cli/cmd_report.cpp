@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "report/atomic_file.h"
 #include "report/diff.h"
 #include "report/html_reporter.h"
@@ -37,12 +38,7 @@ int cmd_report(const std::vector<std::string>& args) {
   pos.add("result", 1);
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, &pos, vm)) return kExitOk;
     if (result_path.empty()) throw po::error("give a result file: bench report RESULT.json -o report.html");
     if (out_path.empty()) throw po::error("give the output file: -o report.html");
     if (!(settings.alpha > 0 && settings.alpha < 1)) throw po::error("--alpha must be in (0, 1)");

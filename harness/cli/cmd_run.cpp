@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/parse_args.h"
 #include "config/experiment.h"
 #include "model/gguf.h"
 #include "plugin/backend.h"
@@ -83,12 +84,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::unique_ptr<report::Reporter> reporter;
   try {
     po::variables_map vm;
-    po::store(po::command_line_parser(args).options(opts).positional(pos).run(), vm);
-    if (vm.count("help")) {
-      std::cout << opts << "\n";
-      return kExitOk;
-    }
-    po::notify(vm);
+    if (!parse_args(args, opts, &pos, vm)) return kExitOk;
     if (config_path.empty()) throw po::error("give the experiment to run, e.g. bench run configs/smoke.yaml");
     if (bandwidth_mib < 1) throw po::error("--bandwidth-mib must be >= 1");
     if (!(paths.isolate.call_timeout_s > 0)) throw po::error("--isolate-timeout must be > 0");

@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # A/B of two cuda_bricks builds in ONE device call. Runs ON THE H100 MACHINE from the repository
 # root, with build-h100/ (A, the baseline) and build-h100-alt/ (B, the candidate) carried; both are
-# made by scripts/h100-build.sh (copy B's output to build-h100-alt/). Steps, each time-boxed:
+# made by scripts/h100-build.sh (copy B's output to build-h100-alt/). Without build-h100-alt/, B is
+# build-h100/ itself and the A/B is one of settings: H100_AB_A_ENV=NAME=VALUE is A's (e.g.
+# CUDA_BRICKS_PDL=0), B runs with the build's defaults. Steps, each time-boxed:
 #   facts      GPU, both BUILD_INFO.txt
 #   tests_B    B's kernel tests vs scalar_ref (cuda_bricks_plugin_test, every shape)
 #   synth      synthetic Q4_K_M models 0.5B, 1.5B, 7B (BRICKBENCH_CACHE_DIR)
 #   perf       `bench run` of configs/qwen{0.5b,1.5b,7b}.yaml as scripts/h100-run.sh's perf step
 #              makes them (cuda_bricks only, CV 2%, <= 4 s a cell), A then B per size
-#   perf_*_B16/B64  B again at 1.5B with CUDA_BRICKS_ATTN_MIN_CHUNK=16 and =64, at 7B with =16
-#              (attention split chunk floor; B's default is one block step: 32 rows at head_dim 128)
+#   perf_SIZE_TAG  B again with one setting changed, per H100_AB_VARIANTS: space-separated
+#              SIZE:TAG:NAME=VALUE, e.g. "7b:P0:CUDA_BRICKS_PREFETCH=0" (default: the attention chunk
+#              floors of the 2026-11-26 run, CUDA_BRICKS_ATTN_MIN_CHUNK=16/64)
 #   equiv_B    B's equivalence vs scalar_ref at 0.5B / 1.5B (decode included), as h100-run.sh
 #   racecheck_B compute-sanitizer racecheck (shared memory) of B's attention test at 0.5B and 1.5B
-#              shapes (head_dim 64 and 128, F32 and F16 caches, contexts 1 to 4096); racecheck_B16
-#              the same with CUDA_BRICKS_ATTN_MIN_CHUNK=16 (also checks those results vs scalar_ref)
+#              shapes (head_dim 64 and 128, F32 and F16 caches, contexts 1 to 4096)
 #   memcheck_B compute-sanitizer memcheck of B's kernel tests at 0.5B shapes (if time is left)
+#   ncu_B      with H100_AB_NCU=1: Nsight Compute sections of B's large GEMVs at 7B (if ncu is there)
 # Everything lands in $OUT (./h100-ab-out when unset): NAME.log per step, results/*.json,
 # configs/*.yaml, summary.txt (steps, then per-cell medians / tok/s of A and B side by side).
 #   run(command="scripts/h100-ab.sh; cd $OUT && tar czf /tmp/h.tgz . && find . -mindepth 1 -delete && mv /tmp/h.tgz $OUT/",
@@ -26,6 +29,8 @@ ROOT=$(pwd)
 SELF=$ROOT/scripts/h100-ab.sh
 A=$ROOT/build-h100
 B=$ROOT/build-h100-alt
+[ -d "$B" ] || B=$A  # an A/B of settings on one build
+A_ENV=${H100_AB_A_ENV:-}
 export OUT=${OUT:-$ROOT/h100-ab-out}
 mkdir -p "$OUT" "$OUT/configs" "$OUT/results"
 BUDGET=${H100_AB_BUDGET_S:-500}
@@ -35,7 +40,7 @@ SUMMARY=$OUT/summary.txt
 export BRICKBENCH_CACHE_DIR=${BRICKBENCH_CACHE_DIR:-/tmp/brickbench-cache}
 SIZES=(0.5b 1.5b 7b)
 # B variants: SIZE:TAG:NAME=VALUE (perf_SIZE_TAG steps, A/TAG tables in the summary).
-VARIANTS=(1.5b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16 1.5b:B64:CUDA_BRICKS_ATTN_MIN_CHUNK=64 7b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16)
+read -r -a VARIANTS <<<"${H100_AB_VARIANTS:-1.5b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16 1.5b:B64:CUDA_BRICKS_ATTN_MIN_CHUNK=64 7b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16}"
 
 left() { echo $((BUDGET - ($(date +%s) - T0))); }
 
@@ -78,7 +83,7 @@ step() {
 facts() {
   echo "date: $(date -u +%FT%TZ)"
   nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.mem,power.limit --format=csv || true
-  echo "--- A: $A"; cat "$A/BUILD_INFO.txt"
+  echo "--- A: $A ${A_ENV:+(with $A_ENV)}"; cat "$A/BUILD_INFO.txt"
   echo "--- B: $B"; cat "$B/BUILD_INFO.txt"
 }
 
@@ -145,6 +150,31 @@ racecheck() {  # racecheck BUILD [TAG [NAME=VALUE]]
     --gtest_output="json:$OUT/results/racecheck-${2:-B}.json"
 }
 
+# Nsight Compute on B's large GEMVs at 7B (plain Q4_K 18944x3584, the fused gate+up), when the
+# machine has ncu and lets it read the counters: speed of light, memory, occupancy, warp stalls.
+ncu_probe() {
+  local ncu cfg=$OUT/configs/qwen7b-ncu.yaml
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -z "$ncu" ]; then echo "ncu not found: skipped"; ls /usr/local/cuda/bin | head -50; return 0; fi
+  use_build "$B"
+  cat >"$cfg" <<'YAML'
+name: qwen2.5-coder-7b-ncu
+model:
+  synthetic: {model: qwen2.5-coder-7b, quant: q4_k_m, seed: 1}
+backends: [cuda_bricks]
+reference: cuda_bricks
+protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 2, max_samples: 2, cv_target: 0.5,
+           max_seconds_per_cell: 1, seed: 42, order: sequential, cache: cold}
+bricks:
+  - {brick: gemv, type: Q4_K}
+  - {brick: ffn}
+YAML
+  "$ncu" --target-processes all -k regex:'gemv_kernel|gate_up_kernel' --launch-skip 4 --launch-count 4 \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
+    --section SchedulerStats --section LaunchStats \
+    "$B/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$B/plugins" --out "$OUT/results/ncu-run.json"
+}
+
 memcheck() {  # memcheck BUILD
   local cs=/usr/local/cuda/bin/compute-sanitizer
   use_build "$1"
@@ -157,20 +187,20 @@ memcheck() {  # memcheck BUILD
 
 # Per-cell medians (us) and tok/s of A and B side by side; B/A < 1 = B faster.
 ab_table() {
-  python3 - "$OUT/results" "${SIZES[@]/%/:B}" "${VARIANTS[@]}" <<'PY'
+  python3 - "$OUT/results" "${A_ENV:+ with $A_ENV}" "$(basename "$B")" "${SIZES[@]/%/:B}" "${VARIANTS[@]}" <<'PY'
 import json, os, sys
-d = sys.argv[1]
+d, a_env, b_dir = sys.argv[1:4]
 def load(p):
     try:
         r = json.load(open(p))
     except Exception as e:
         return None, str(e)
     return {c["id"]: c for c in r.get("cells", []) if c.get("backend") == "cuda_bricks"}, None
-for arg in sys.argv[2:]:
+for arg in sys.argv[4:]:
     m, tb_, env = (arg.split(":", 2) + [""])[:3]
     a, ea = load(os.path.join(d, f"perf-{m}-A.json"))
     b, eb = load(os.path.join(d, f"perf-{m}-{tb_}.json"))
-    print(f"\n--- {m}: A = build-h100, {tb_} = build-h100-alt" + (f" with {env}" if env else "")
+    print(f"\n--- {m}: A = build-h100{a_env}, {tb_} = {b_dir}" + (f" with {env}" if env else "")
           + (f"  (A: {ea})" if ea else "") + (f"  (B: {eb})" if eb else ""))
     if a is None and b is None:
         continue
@@ -206,14 +236,14 @@ for b in "$A" "$B"; do
     exit 2
   fi
 done
-echo "h100-ab: $(date -u +%FT%TZ), budget ${BUDGET}s, A=$A B=$B" | tee -a "$SUMMARY"
+echo "h100-ab: $(date -u +%FT%TZ), budget ${BUDGET}s, A=$A${A_ENV:+ with $A_ENV} B=$B, variants: ${VARIANTS[*]}" | tee -a "$SUMMARY"
 step facts 20 facts
 step tests_B 200 tests "$B" B
 step synth 90 synth
 for m in "${SIZES[@]}"; do
   cap=50
   [ "$m" = 7b ] && cap=75
-  step "perf_${m}_A" "$cap" perf "$m" "$A" A
+  step "perf_${m}_A" "$cap" perf "$m" "$A" A "$A_ENV"
   step "perf_${m}_B" "$cap" perf "$m" "$B" B
 done
 # B with another attention chunk floor (the 1.5B/7B attention@512 regression: 64-row chunks at
@@ -228,8 +258,8 @@ step equiv_0.5b_B 80 equiv 0.5b "$B" B
 step equiv_1.5b_B 60 equiv 1.5b "$B" B
 # Attention (ticket-merged split-KV, shared memory) is where races would be.
 step racecheck_B 75 racecheck "$B"
-step racecheck_B16 60 racecheck "$B" B16 CUDA_BRICKS_ATTN_MIN_CHUNK=16
 step memcheck_B 70 memcheck "$B"
+[ "${H100_AB_NCU:-0}" = 1 ] && step ncu_B 120 ncu_probe
 {
   echo
   echo "================ A/B ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(($(date +%s) - T0))s)"

@@ -144,6 +144,71 @@ __device__ __forceinline__ void block_rms_norm(const float* x, const float* g, f
   }
 }
 
+// PDL (kernel_api.h, PdlChain): wait for the previous kernel of the chain (a no-op when this
+// launch has no programmatic edge), then let the next kernel's blocks be scheduled.
+__device__ __forceinline__ void pdl_wait_then_release() {
+  asm volatile("griddepcontrol.wait;" ::: "memory");
+  asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
+}
+
+// Bytes per row of each plane (q, aux, sc, d) of a repacked matrix (kernel_api.h layouts); 0 = none.
+__device__ __forceinline__ void plane_row_bytes(const MatDesc& m, int64_t (&rb)[4]) {
+  rb[0] = rb[1] = rb[2] = rb[3] = 0;
+  const int64_t c = m.cols;
+  switch (m.type) {
+    case kTypeQ4_K: rb[0] = c / 256 * 144; break;
+    case kTypeQ6_K: rb[0] = c / 256 * 128; rb[1] = c / 256 * 64; rb[2] = c / 256 * 16; rb[3] = c / 256 * 2; break;
+    case kTypeQ8_0: rb[0] = c; rb[3] = c / 32 * 2; break;
+    case kTypeQ5_0: rb[0] = c / 2; rb[1] = c / 32 * 4; rb[3] = c / 32 * 2; break;
+    case kTypeQ4_0: rb[0] = c / 2; rb[3] = c / 32 * 2; break;
+    case kTypeF16: rb[0] = c * 2; break;
+    case kTypeF32: rb[0] = c * 4; break;
+    default: break;
+  }
+}
+
+// The whole block asks L2 for the first bytes of rows [r0, r1) of m, about `budget` bytes in all
+// (the same fraction of every row of every plane: the GEMV loops read all its rows from column 0
+// up). A hint: prefetch.global.L2 never faults and never fills L1, so it is safe on any bytes.
+__device__ __forceinline__ void prefetch_rows_l2(const MatDesc& m, int r0, int r1, int budget) {
+  if (budget <= 0) return;
+  r1 = min(r1, static_cast<int>(m.rows));
+  if (r1 <= r0) return;
+  int64_t rb[4];
+  plane_row_bytes(m, rb);
+  const int64_t per_row = rb[0] + rb[1] + rb[2] + rb[3];
+  if (per_row <= 0) return;
+  const float f = fminf(1.0f, static_cast<float>(budget) / static_cast<float>(per_row * (r1 - r0)));
+  const uint8_t* base[4] = {m.q, m.aux, m.sc, reinterpret_cast<const uint8_t*>(m.d)};
+#pragma unroll
+  for (int p = 0; p < 4; ++p) {
+    if (base[p] == nullptr || rb[p] == 0) continue;
+    const int lines = static_cast<int>((static_cast<int64_t>(f * static_cast<float>(rb[p])) + 127) / 128);
+    const int n = lines * (r1 - r0);
+    for (int i = static_cast<int>(threadIdx.x); i < n; i += static_cast<int>(blockDim.x)) {
+      const int r = i / lines, l = i - r * lines;
+      const uint8_t* a = base[p] + static_cast<int64_t>(r0 + r) * rb[p] + static_cast<int64_t>(l) * 128;
+      asm volatile("prefetch.global.L2 [%0];" ::"l"(a));
+    }
+  }
+}
+
+// A kernel launch that carries the PDL attribute when the thread's PdlChain says so.
+template <typename... P, typename... A>
+cudaError_t launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, cudaStream_t stream, A... args) {
+  cudaLaunchAttribute attr[1];
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = 0;
+  cfg.stream = stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = pdl_take_launch() ? 1 : 0;
+  return cudaLaunchKernelEx(&cfg, kernel, static_cast<P>(args)...);
+}
+
 // Ordered key of a float (larger value = larger key), NaN excluded by the caller; with the row in
 // the low half inverted so that equal values prefer the lower row.
 __device__ __forceinline__ unsigned long long argmax_key(float v, int row) {

@@ -1,8 +1,9 @@
 // Batch-1 GEMV for every weight type: y = W x with one warp streaming two rows at a time, 16-byte
 // loads, dp4a against two-level 8-bit activations (quantized types) or fp32 FMA (F16/F32). Fused variants:
-// up to three matrices in one launch (Q, K, V + bias, then RoPE and the KV-cache store in the last
-// block), residual add + the next RMSNorm (last block), gate+up+SiLU with quantized output, and the
-// LM head with a per-block argmax key for on-device greedy decoding.
+// up to three matrices in one launch (Q, K, V + bias, with RoPE and the KV-cache store done by the
+// warps themselves: Q and K rows are stored in RoPE pair order), residual add + the next RMSNorm
+// (last block), gate+up+SiLU with quantized output, and the LM head with a per-block argmax key for
+// on-device greedy decoding.
 #include <cstdio>
 #include <cstdlib>
 
@@ -46,86 +47,38 @@ __device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, cons
   a1 = warp_sum(a1);
 }
 
-// The last block of a QKV launch: NEOX RoPE on q (into q_rot) and k, then k and v into row pos of
-// the caches. q, k, v were written by other blocks: read with ld.cg. Each item is 4 consecutive
-// pairs (or 4 v values): float4 loads, batches of kRopeBatch items per thread in flight before any
-// store. (4 items raise the whole QKV kernel to 128 registers: fewer resident blocks for the GEMV.)
-inline constexpr int kRopeBatch = 2;
-__device__ void qkv_rope_store(const GemvLaunch* __restrict__ L) {
-  const int hd = L->head_dim, half = hd / 2, h4 = half / 4, pos = *L->pos;
-  const float4* cs4 = reinterpret_cast<const float4*>(L->rope_cs + static_cast<size_t>(pos) * half);
-  const float* q = L->seg[0].y;
-  const float* k = L->seg[1].y;
-  const float4* v4 = reinterpret_cast<const float4*>(L->seg[2].y);
-  const int kw = L->n_head_kv * hd;
-  const int nq = L->n_head * h4, nqk = nq + L->n_head_kv * h4, total = nqk + kw / 4;
-  const size_t row = static_cast<size_t>(pos) * kw;
+// kQkvRope, lane 0 of the warp that owns rows r0, r0 + 1 of segment s (after the bias). Q and K
+// are in RoPE row order (kernel_api.h): the pair is (x[p], x[p + hd/2]) of head r0 / hd, rotated
+// by the angle of pair p at the device position; q goes to q_rot, k to the K cache row. V rows go
+// to the V cache row as they are.
+__device__ __forceinline__ void store_kv(void* cache, size_t i, bool f16, float v) {
+  if (f16) {
+    static_cast<__half*>(cache)[i] = __float2half_rn(v);
+  } else {
+    static_cast<float*>(cache)[i] = v;
+  }
+}
+
+__device__ __forceinline__ void qkv_rope_pair(const GemvLaunch* __restrict__ L, int s, int r0, float a0, float a1) {
+  const int pos = *L->pos;
+  const size_t row = static_cast<size_t>(pos) * static_cast<size_t>(L->n_head_kv * L->head_dim);
   const bool f16 = L->kv_type == kTypeF16;
-  const int nt = static_cast<int>(blockDim.x);
-  const float4 zero = make_float4(0.0f, 0.0f, 0.0f, 0.0f);
-  for (int base = 0; base < total; base += kRopeBatch * nt) {
-    float4 a[kRopeBatch], b[kRopeBatch], c0[kRopeBatch], c1[kRopeBatch];
-#pragma unroll
-    for (int t = 0; t < kRopeBatch; ++t) {
-      const int i = base + t * nt + static_cast<int>(threadIdx.x);
-      a[t] = zero;
-      b[t] = zero;
-      c0[t] = zero;
-      c1[t] = zero;
-      if (i < nqk) {
-        const bool is_q = i < nq;
-        const int r = is_q ? i : i - nq;
-        const int h = r / h4, j = 4 * (r % h4);
-        const float* src = (is_q ? q : k) + h * hd + j;
-        a[t] = __ldcg(reinterpret_cast<const float4*>(src));
-        b[t] = __ldcg(reinterpret_cast<const float4*>(src + half));
-        c0[t] = __ldg(cs4 + j / 2);
-        c1[t] = __ldg(cs4 + j / 2 + 1);
-      } else if (i < total) {
-        a[t] = __ldcg(v4 + (i - nqk));
-      }
-    }
-#pragma unroll
-    for (int t = 0; t < kRopeBatch; ++t) {
-      const int i = base + t * nt + static_cast<int>(threadIdx.x);
-      if (i < nqk) {
-        const bool is_q = i < nq;
-        const int r = is_q ? i : i - nq;
-        const int h = r / h4, j = 4 * (r % h4);
-        const float4 x0 = a[t], x1 = b[t], ca = c0[t], cb = c1[t];
-        // (cos, sin) of pairs j, j+1 in ca, of j+2, j+3 in cb.
-        const float4 y0 = make_float4(x0.x * ca.x - x1.x * ca.y, x0.y * ca.z - x1.y * ca.w, x0.z * cb.x - x1.z * cb.y,
-                                      x0.w * cb.z - x1.w * cb.w);
-        const float4 y1 = make_float4(x0.x * ca.y + x1.x * ca.x, x0.y * ca.w + x1.y * ca.z, x0.z * cb.y + x1.z * cb.x,
-                                      x0.w * cb.w + x1.w * cb.z);
-        const int o = h * hd + j;
-        if (is_q) {
-          *reinterpret_cast<float4*>(L->q_rot + o) = y0;
-          *reinterpret_cast<float4*>(L->q_rot + o + half) = y1;
-        } else if (f16) {
-          __half2* kc = reinterpret_cast<__half2*>(static_cast<__half*>(L->k_cache) + row + o);
-          kc[0] = __floats2half2_rn(y0.x, y0.y);
-          kc[1] = __floats2half2_rn(y0.z, y0.w);
-          __half2* kc1 = reinterpret_cast<__half2*>(static_cast<__half*>(L->k_cache) + row + o + half);
-          kc1[0] = __floats2half2_rn(y1.x, y1.y);
-          kc1[1] = __floats2half2_rn(y1.z, y1.w);
-        } else {
-          float* kc = static_cast<float*>(L->k_cache) + row + o;
-          *reinterpret_cast<float4*>(kc) = y0;
-          *reinterpret_cast<float4*>(kc + half) = y1;
-        }
-      } else if (i < total) {
-        const int e = 4 * (i - nqk);
-        const float4 val = a[t];
-        if (f16) {
-          __half2* vc = reinterpret_cast<__half2*>(static_cast<__half*>(L->v_cache) + row + e);
-          vc[0] = __floats2half2_rn(val.x, val.y);
-          vc[1] = __floats2half2_rn(val.z, val.w);
-        } else {
-          *reinterpret_cast<float4*>(static_cast<float*>(L->v_cache) + row + e) = val;
-        }
-      }
-    }
+  if (s == 2) {
+    store_kv(L->v_cache, row + r0, f16, a0);
+    store_kv(L->v_cache, row + r0 + 1, f16, a1);
+    return;
+  }
+  const int hd = L->head_dim, half = hd / 2;
+  const int h = r0 / hd, p = (r0 % hd) / 2;
+  const float2 cs = __ldg(L->rope_cs + static_cast<size_t>(pos) * half + p);
+  const float y0 = a0 * cs.x - a1 * cs.y, y1 = a0 * cs.y + a1 * cs.x;
+  const int o = h * hd + p;
+  if (s == 0) {
+    L->q_rot[o] = y0;
+    L->q_rot[o + half] = y1;
+  } else {
+    store_kv(L->k_cache, row + o, f16, y0);
+    store_kv(L->k_cache, row + o + half, f16, y1);
   }
 }
 
@@ -142,7 +95,7 @@ struct GemvBounds {
 
 template <GemvEpilogue E, int KS>
 __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMinBlocks)
-    gemv_kernel(const GemvLaunch* __restrict__ L) {
+    gemv_kernel(const GemvLaunch* __restrict__ L, int prefetch, int prefetch_blocks) {
   __shared__ float s_scratch[32];
   __shared__ unsigned long long s_keys[kGemvRowsPerBlock];
   __shared__ float s_part[KS > 1 ? KS - 1 : 1][kGemvRowsPerBlock];
@@ -156,7 +109,10 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
   float* y = L->seg[s].y;
   const int warp_all = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int warp = warp_all % kGemvWarps, ks = warp_all / kGemvWarps;  // row pair, K slice
-  const int r0 = (static_cast<int>(blockIdx.x) - L->seg[s].block_begin) * kGemvRowsPerBlock + warp * kGemvRowsPerWarp;
+  const int row_begin = (static_cast<int>(blockIdx.x) - L->seg[s].block_begin) * kGemvRowsPerBlock;
+  if (static_cast<int>(blockIdx.x) < prefetch_blocks) prefetch_rows_l2(m, row_begin, row_begin + kGemvRowsPerBlock, prefetch);
+  pdl_wait_then_release();
+  const int r0 = row_begin + warp * kGemvRowsPerWarp;
   const int r1 = r0 + 1;
   const bool has1 = r1 < m.rows;
   float a0 = 0.0f, a1 = 0.0f;
@@ -181,6 +137,8 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
       if (E == GemvEpilogue::kResidualNorm) {
         y[r0] += a0;
         if (has1) y[r1] += a1;
+      } else if (E == GemvEpilogue::kQkvRope) {  // rows come in pairs: has1 holds
+        qkv_rope_pair(L, s, r0, a0 + (bias != nullptr ? bias[r0] : 0.0f), a1 + (bias != nullptr ? bias[r1] : 0.0f));
       } else {
         if (bias != nullptr) {
           a0 += bias[r0];
@@ -208,7 +166,7 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
     }
     return;
   }
-  if (E == GemvEpilogue::kStore) return;
+  if (E == GemvEpilogue::kStore || E == GemvEpilogue::kQkvRope) return;
   if (E == GemvEpilogue::kResidualNorm && L->norm_g == nullptr) return;
   // Last block: every block publishes its rows, then takes a ticket; the one that draws the last
   // ticket sees every row (threadFenceReduction pattern) and finishes the vector.
@@ -218,11 +176,7 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
   __syncthreads();
   if (s_last == 0) return;
   __threadfence();
-  if (E == GemvEpilogue::kResidualNorm) {
-    block_rms_norm(L->seg[0].y, L->norm_g, L->norm_eps, L->norm_n, L->norm_out, s_scratch);
-  } else {
-    qkv_rope_store(L);
-  }
+  block_rms_norm(L->seg[0].y, L->norm_g, L->norm_eps, L->norm_n, L->norm_out, s_scratch);
   if (threadIdx.x == 0) *L->counter = 0u;
 }
 
@@ -243,13 +197,20 @@ __device__ __forceinline__ void lane_dot_gate_up(const MatDesc& g, const MatDesc
 
 // gate+up+SiLU: block b computes outputs [32b, 32b + 32): warp w rows 32b + 4w .. + 3 of both
 // matrices, then warp 0 forms h = silu(g) * u and quantizes the 32 values (one activation block).
-__global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUpLaunch* __restrict__ L) {
+__global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUpLaunch* __restrict__ L, int prefetch,
+                                                                     int prefetch_blocks) {
   __shared__ float s_g[kGateUpOutputs];
   __shared__ float s_u[kGateUpOutputs];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int o = static_cast<int>(blockIdx.x) * kGateUpOutputs + warp * 4;
   const MatDesc gate = L->gate;
   const MatDesc up = L->up;
+  const int o_begin = static_cast<int>(blockIdx.x) * kGateUpOutputs;
+  if (static_cast<int>(blockIdx.x) < prefetch_blocks) {
+    prefetch_rows_l2(gate, o_begin, o_begin + kGateUpOutputs, prefetch / 2);
+    prefetch_rows_l2(up, o_begin, o_begin + kGateUpOutputs, prefetch / 2);
+  }
+  pdl_wait_then_release();
   float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
   bool fused = gate.type == up.type && gate.cols == up.cols;
   if (fused) {
@@ -322,15 +283,35 @@ const GemvSplit& gemv_split() {
   return s;
 }
 
-template <int KS>
-void launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, cudaStream_t stream) {
-  const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
-  switch (epilogue) {
-    case GemvEpilogue::kStore: gemv_kernel<GemvEpilogue::kStore, KS><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kResidualNorm: gemv_kernel<GemvEpilogue::kResidualNorm, KS><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kQkvRope: gemv_kernel<GemvEpilogue::kQkvRope, KS><<<grid, block, 0, stream>>>(d); break;
-    case GemvEpilogue::kArgmax: gemv_kernel<GemvEpilogue::kArgmax, KS><<<grid, block, 0, stream>>>(d); break;
+// Blocks of `kernel` resident at once on the device (the first wave: the only blocks that can start
+// before a PDL predecessor ends, so the only ones whose L2 prefetch can pay). Queried once.
+template <typename K>
+int first_wave_blocks(K kernel, int threads, int sms) {
+  int per_sm = 0;
+  if (cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, threads, 0) != cudaSuccess) {
+    cudaGetLastError();
+    per_sm = 1;
   }
+  return per_sm * sms;
+}
+
+template <GemvEpilogue E, int KS>
+cudaError_t launch_gemv_e(const GemvLaunch* d, dim3 grid, dim3 block, int prefetch, cudaStream_t stream) {
+  static const int wave = first_wave_blocks(gemv_kernel<E, KS>, GemvBounds<KS>::kThreads, gemv_split().sms);
+  return launch_kernel(gemv_kernel<E, KS>, grid, block, stream, d, prefetch, prefetch > 0 ? wave : 0);
+}
+
+template <int KS>
+cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, cudaStream_t stream) {
+  const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
+  const int pf = pdl_prefetch_bytes();
+  switch (epilogue) {
+    case GemvEpilogue::kStore: return launch_gemv_e<GemvEpilogue::kStore, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kResidualNorm: return launch_gemv_e<GemvEpilogue::kResidualNorm, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kQkvRope: return launch_gemv_e<GemvEpilogue::kQkvRope, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kArgmax: return launch_gemv_e<GemvEpilogue::kArgmax, KS>(d, grid, block, pf, stream);
+  }
+  return cudaErrorInvalidValue;
 }
 }  // namespace
 
@@ -339,19 +320,16 @@ void launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogu
 cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream) {
   const GemvSplit& sp = gemv_split();
   const unsigned n = static_cast<unsigned>(h.n_blocks);
-  if (h.n_blocks <= sp.ks4_per_sm * sp.sms) {
-    launch_gemv_ks<4>(d, n, epilogue, stream);
-  } else if (h.n_blocks <= sp.ks2_per_sm * sp.sms) {
-    launch_gemv_ks<2>(d, n, epilogue, stream);
-  } else {
-    launch_gemv_ks<1>(d, n, epilogue, stream);
-  }
-  return cudaGetLastError();
+  if (h.n_blocks <= sp.ks4_per_sm * sp.sms) return launch_gemv_ks<4>(d, n, epilogue, stream);
+  if (h.n_blocks <= sp.ks2_per_sm * sp.sms) return launch_gemv_ks<2>(d, n, epilogue, stream);
+  return launch_gemv_ks<1>(d, n, epilogue, stream);
 }
 
 cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
-  gate_up_kernel<<<dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32), 0, stream>>>(d);
-  return cudaGetLastError();
+  static const int wave = first_wave_blocks(gate_up_kernel, kGateUpWarps * 32, gemv_split().sms);
+  const int pf = pdl_prefetch_bytes();
+  return launch_kernel(gate_up_kernel, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32), stream, d, pf,
+                       pf > 0 ? wave : 0);
 }
 
 }  // namespace bb::cuda_bricks

@@ -275,6 +275,7 @@ Graph& Graph::operator=(Graph&& o) noexcept {
   if (this != &o) {
     if (exec_ != nullptr) cudaGraphExecDestroy(exec_);
     exec_ = o.exec_;
+    nodes_ = o.nodes_;
     o.exec_ = nullptr;
   }
   return *this;

@@ -153,7 +153,7 @@ class Graph {
  public:
   Graph() = default;
   ~Graph();
-  Graph(Graph&& o) noexcept : exec_(o.exec_) { o.exec_ = nullptr; }
+  Graph(Graph&& o) noexcept : exec_(o.exec_), nodes_(o.nodes_) { o.exec_ = nullptr; }
   Graph& operator=(Graph&& o) noexcept;
   Graph(const Graph&) = delete;
   Graph& operator=(const Graph&) = delete;
@@ -173,16 +173,19 @@ class Graph {
     cudaGraph_t graph = nullptr;
     BB_CUDA(cudaStreamEndCapture(stream, &graph));
     Graph g;
-    const cudaError_t e = cudaGraphInstantiate(&g.exec_, graph, 0);
+    cudaError_t e = cudaGraphGetNodes(graph, nullptr, &g.nodes_);
+    if (e == cudaSuccess) e = cudaGraphInstantiate(&g.exec_, graph, 0);
     cudaGraphDestroy(graph);
     BB_CUDA(e);
     return g;
   }
   void launch(cudaStream_t stream) const;
   bool empty() const { return exec_ == nullptr; }
+  size_t nodes() const { return nodes_; }  // nodes of the captured graph (kernels, copies)
 
  private:
   cudaGraphExec_t exec_ = nullptr;
+  size_t nodes_ = 0;
 };
 
 // Host -> device copy of a struct for kernels that read their arguments from device memory.

@@ -48,6 +48,18 @@ inline constexpr int kAttnMergeFan = 8;                          // partials one
 inline constexpr int kAttnCounters = kAttnMaxSplits / kAttnMergeFan + 1;
 inline constexpr int kNormThreads = 512;
 
+// RoPE row order, for the Q and K matrices (and biases) of a kQkvRope launch: stored row 2p + w of
+// head h is GGUF row h * head_dim + p + w * head_dim / 2 (p < head_dim / 2, w in {0, 1}). A warp's
+// row pair (2p, 2p + 1) then holds the two elements one NEOX rotation mixes, and the GEMV's
+// epilogue rotates them at once (no pass over q and k after the projection).
+#if defined(__CUDACC__)
+__host__ __device__
+#endif
+inline int64_t rope_pair_source_row(int64_t stored, int32_t head_dim) {
+  const int64_t h = stored / head_dim, r = stored % head_dim;
+  return h * head_dim + r / 2 + (r % 2) * (head_dim / 2);
+}
+
 // One weight matrix on the device.
 struct MatDesc {
   int32_t type;
@@ -86,7 +98,8 @@ struct GemvSeg {
 enum class GemvEpilogue : int32_t {
   kStore = 0,         // y = W x (+ bias)
   kResidualNorm = 1,  // y += W x; the last block then RMS-normalizes y into `norm_out` (when g set)
-  kQkvRope = 2,       // q, k, v (+ bias) into y; the last block ropes q and k, stores k, v rows
+  kQkvRope = 2,       // q, k, v (+ bias), Q and K in RoPE row order: each warp ropes its q pair into
+                      // q_rot, its k pair into the K cache row, stores its v rows (no y written)
   kArgmax = 3,        // y = W x, and each block writes its best (value, row) key to `keys`
 };
 
@@ -101,7 +114,7 @@ struct GemvLaunch {
   float norm_eps;
   int32_t norm_n;
   ActOut norm_out;
-  // kQkvRope: q at seg[0].y, k at seg[1].y, v at seg[2].y
+  // kQkvRope: seg[0] = Q, seg[1] = K (both in RoPE row order), seg[2] = V
   const int32_t* pos;       // device position
   const float2* rope_cs;    // [positions][head_dim / 2] (cos, sin)
   float* q_rot;             // [n_head * head_dim]
@@ -193,7 +206,33 @@ cudaError_t launch_embed(const EmbedLaunch* d_launch, cudaStream_t stream);
 cudaError_t launch_rope(const RopeLaunch& h_launch, const RopeLaunch* d_launch, cudaStream_t stream);
 cudaError_t launch_advance(const AdvanceLaunch* d_launch, cudaStream_t stream);
 cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream);
+cudaError_t launch_empty(cudaStream_t stream);  // one block of 32 threads that does nothing
 cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream);
+
+// Programmatic dependent launch (Hopper PDL). While a PdlChain lives on this thread, every launch
+// after the chain's first carries cudaLaunchAttributeProgrammaticStreamSerialization: its blocks may
+// become resident while the previous kernel still runs. Each kernel waits for the previous kernel's
+// completion and memory (griddepcontrol.wait) before anything else, then lets its own dependent
+// start launching: the launch and the block scheduling of a kernel overlap its predecessor's end
+// (its last-block tail included). Optionally (CUDA_BRICKS_PREFETCH=N bytes, default 0) the blocks of
+// a GEMV's first wave first ask L2 for N bytes of their weights; measured on the H100 that cost
+// more than it gained at 7B (results/h100/2026-11-26e/ab-pdl). A chain covers one decode token or
+// one plan iteration: consecutive iterations of a brick stay fully serialized. CUDA_BRICKS_PDL=0
+// turns PDL off (read once; A/B runs).
+class PdlChain {
+ public:
+  PdlChain();
+  ~PdlChain();
+  PdlChain(const PdlChain&) = delete;
+  PdlChain& operator=(const PdlChain&) = delete;
+
+ private:
+  int saved_;
+};
+bool pdl_enabled();
+int32_t pdl_prefetch_bytes();
+// Whether the launch being made now takes the PDL attribute (advances the chain): launchers only.
+bool pdl_take_launch();
 
 // Rows per attention split, at least: the rows one block covers in one step for head_dim (64 at
 // head_dim 64, 32 at 128), or CUDA_BRICKS_ATTN_MIN_CHUNK=N (N >= 1; read once) for A/B runs.

@@ -134,6 +134,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const Attent
   __shared__ float s_l[kAttnWarps][kAttnMaxGroup];
   __shared__ __align__(16) float s_acc[kAttnWarps][kAttnMaxGroup][HD];
   __shared__ int s_last, s_last2;
+  pdl_wait_then_release();
   const int g = blockIdx.x, s = blockIdx.y;
   const SplitGeometry geo = split_geometry(*P->pos, P->max_splits, P->min_chunk);
   if (s >= geo.splits) return;  // block-uniform, before any barrier
@@ -298,6 +299,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const Attent
 
 __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const NormLaunch* __restrict__ P) {
   __shared__ float scratch[32];
+  pdl_wait_then_release();
   if (P->x_copy != nullptr) {
     for (int i = threadIdx.x; i < P->n; i += blockDim.x) P->x_copy[i] = P->x[i];
   }
@@ -305,12 +307,14 @@ __global__ void __launch_bounds__(kNormThreads) rms_norm_kernel(const NormLaunch
 }
 
 __global__ void __launch_bounds__(256) embed_kernel(const EmbedLaunch* __restrict__ P) {
+  pdl_wait_then_release();
   const MatDesc t = P->table;
   const int64_t token = *P->token;
   for (int c = threadIdx.x; c < t.cols; c += blockDim.x) P->x[c] = dequant_element(t, token, c);
 }
 
 __global__ void __launch_bounds__(256) rope_kernel(const RopeLaunch* __restrict__ P) {
+  pdl_wait_then_release();
   const int hd = P->head_dim, half = hd / 2;
   const float2* cs = P->rope_cs + static_cast<size_t>(*P->pos) * half;
   const int nq = P->n_head * half, nk = P->n_head_kv * half;
@@ -330,6 +334,7 @@ __global__ void __launch_bounds__(256) rope_kernel(const RopeLaunch* __restrict_
 // One block of 1024: the largest key of the LM head's blocks is the greedy token.
 __global__ void __launch_bounds__(1024) advance_kernel(const AdvanceLaunch* __restrict__ P) {
   __shared__ unsigned long long s_best[32];
+  pdl_wait_then_release();
   unsigned long long best = 0;
   for (int i = threadIdx.x; i < P->n_keys; i += blockDim.x) {
     const unsigned long long k = P->keys[i];
@@ -356,6 +361,7 @@ __global__ void __launch_bounds__(1024) advance_kernel(const AdvanceLaunch* __re
 }
 
 __global__ void __launch_bounds__(256) quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* q, float2* ds) {
+  pdl_wait_then_release();
   const int lane = threadIdx.x & 31;
   const int warp = static_cast<int>(blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5));
   const int n_warps = static_cast<int>(gridDim.x * (blockDim.x >> 5));
@@ -364,6 +370,7 @@ __global__ void __launch_bounds__(256) quantize_q8_kernel(const float* __restric
 
 // Streaming copy, 16 bytes per thread per step, four steps in flight.
 __global__ void __launch_bounds__(256) copy_kernel(const uint4* __restrict__ src, uint4* __restrict__ dst, size_t n16) {
+  pdl_wait_then_release();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   for (; i + 3 * stride < n16; i += 4 * stride) {
@@ -377,22 +384,54 @@ __global__ void __launch_bounds__(256) copy_kernel(const uint4* __restrict__ src
   for (; i < n16; i += stride) __stcs(dst + i, __ldcs(src + i));
 }
 
+// Nothing but the PDL handshake: chains of it measure a graph's own per-node cost.
+__global__ void __launch_bounds__(32) empty_kernel() { pdl_wait_then_release(); }
+
 __global__ void copy_tail_kernel(const uint8_t* __restrict__ src, uint8_t* __restrict__ dst, size_t n) {
+  pdl_wait_then_release();
   for (size_t i = threadIdx.x; i < n; i += blockDim.x) dst[i] = src[i];
 }
 
 }  // namespace
 
+namespace {
+// 0: no chain; 1: a chain whose first launch is still to come; 2: a chain past its first launch.
+thread_local int t_pdl_state = 0;
+
+int32_t env_int(const char* name, int32_t fallback, int32_t min_value) {
+  if (const char* e = std::getenv(name)) {
+    int v = 0;
+    if (std::sscanf(e, "%d", &v) == 1 && v >= min_value) return static_cast<int32_t>(v);
+  }
+  return fallback;
+}
+}  // namespace
+
+bool pdl_enabled() {
+  static const bool on = env_int("CUDA_BRICKS_PDL", 1, 0) != 0;
+  return on;
+}
+
+int32_t pdl_prefetch_bytes() {
+  static const int32_t bytes = env_int("CUDA_BRICKS_PREFETCH", 0, 0);
+  return bytes;
+}
+
+PdlChain::PdlChain() : saved_(t_pdl_state) { t_pdl_state = pdl_enabled() ? 1 : 0; }
+PdlChain::~PdlChain() { t_pdl_state = saved_; }
+
+bool pdl_take_launch() {
+  if (t_pdl_state == 1) {
+    t_pdl_state = 2;
+    return false;
+  }
+  return t_pdl_state == 2;
+}
+
 int32_t attention_min_chunk(int32_t head_dim) {
   // Default: one block step (kAttnWarps warps x kAttnSlots slots x rows per slot), so that short
   // contexts spread over more blocks (a 64-row chunk at head_dim 128 was two serial steps).
-  static const int32_t env = [] {
-    if (const char* e = std::getenv("CUDA_BRICKS_ATTN_MIN_CHUNK")) {
-      int v = 0;
-      if (std::sscanf(e, "%d", &v) == 1 && v >= 1) return static_cast<int32_t>(v);
-    }
-    return static_cast<int32_t>(0);
-  }();
+  static const int32_t env = env_int("CUDA_BRICKS_ATTN_MIN_CHUNK", 0, 1);
   if (env > 0) return env;
   const int32_t lanes = head_dim / 4;  // lanes per row
   const int32_t r = lanes >= 1 && lanes <= 32 ? 32 / lanes : 1;
@@ -417,15 +456,15 @@ cudaError_t launch_attention(const AttentionLaunch& h, const AttentionLaunch* d,
   const bool f16 = h.kv_type == kTypeF16;
   if (h.head_dim == 128) {
     if (f16) {
-      attention_kernel<128, true><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+      if (cudaError_t e = launch_kernel(attention_kernel<128, true>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
     } else {
-      attention_kernel<128, false><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+      if (cudaError_t e = launch_kernel(attention_kernel<128, false>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
     }
   } else if (h.head_dim == 64) {
     if (f16) {
-      attention_kernel<64, true><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+      if (cudaError_t e = launch_kernel(attention_kernel<64, true>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
     } else {
-      attention_kernel<64, false><<<grid, kAttnWarps * 32, 0, stream>>>(d);
+      if (cudaError_t e = launch_kernel(attention_kernel<64, false>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
     }
   } else {
     return cudaErrorInvalidValue;
@@ -434,29 +473,26 @@ cudaError_t launch_attention(const AttentionLaunch& h, const AttentionLaunch* d,
 }
 
 cudaError_t launch_rms_norm(const NormLaunch* d, cudaStream_t stream) {
-  rms_norm_kernel<<<1, kNormThreads, 0, stream>>>(d);
-  return cudaGetLastError();
+  return launch_kernel(rms_norm_kernel, dim3(1), dim3(kNormThreads), stream, d);
 }
 
 cudaError_t launch_embed(const EmbedLaunch* d, cudaStream_t stream) {
-  embed_kernel<<<1, 256, 0, stream>>>(d);
-  return cudaGetLastError();
+  return launch_kernel(embed_kernel, dim3(1), dim3(256), stream, d);
 }
 
 cudaError_t launch_rope(const RopeLaunch&, const RopeLaunch* d, cudaStream_t stream) {
-  rope_kernel<<<1, 256, 0, stream>>>(d);
-  return cudaGetLastError();
+  return launch_kernel(rope_kernel, dim3(1), dim3(256), stream, d);
 }
 
 cudaError_t launch_advance(const AdvanceLaunch* d, cudaStream_t stream) {
-  advance_kernel<<<1, 1024, 0, stream>>>(d);
-  return cudaGetLastError();
+  return launch_kernel(advance_kernel, dim3(1), dim3(1024), stream, d);
 }
+
+cudaError_t launch_empty(cudaStream_t stream) { return launch_kernel(empty_kernel, dim3(1), dim3(32), stream); }
 
 cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream) {
   const int blocks = (n / 32 + 7) / 8;
-  quantize_q8_kernel<<<blocks < 1 ? 1 : blocks, 256, 0, stream>>>(x, n, q, ds);
-  return cudaGetLastError();
+  return launch_kernel(quantize_q8_kernel, dim3(blocks < 1 ? 1 : blocks), dim3(256), stream, x, n, q, ds);
 }
 
 cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream) {
@@ -465,13 +501,14 @@ cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_
     const size_t want = (n16 + 255) / 256;
     const size_t cap = static_cast<size_t>(n_sms > 0 ? n_sms : 1) * 8;
     const unsigned blocks = static_cast<unsigned>(want < cap ? want : cap);
-    copy_kernel<<<blocks, 256, 0, stream>>>(static_cast<const uint4*>(src), static_cast<uint4*>(dst), n16);
-    if (cudaError_t e = cudaGetLastError(); e != cudaSuccess) return e;
+    if (cudaError_t e = launch_kernel(copy_kernel, dim3(blocks), dim3(256), stream, static_cast<const uint4*>(src),
+                                      static_cast<uint4*>(dst), n16))
+      return e;
   }
   const size_t tail = n_bytes - n16 * 16;
   if (tail > 0) {
-    copy_tail_kernel<<<1, 32, 0, stream>>>(static_cast<const uint8_t*>(src) + n16 * 16,
-                                           static_cast<uint8_t*>(dst) + n16 * 16, tail);
+    return launch_kernel(copy_tail_kernel, dim3(1), dim3(32), stream, static_cast<const uint8_t*>(src) + n16 * 16,
+                         static_cast<uint8_t*>(dst) + n16 * 16, tail);
   }
   return cudaGetLastError();
 }

@@ -529,9 +529,16 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
 void capture_graphs(bb_plan& p) {
   const cudaStream_t stream = p.ctx->stream;
   for (int32_t set = 0; set < p.n_sets; ++set) {
-    p.single.push_back(Graph::capture(stream, [&] { p.record(set); }));
+    // One PDL chain per iteration (kernel_api.h): iterations stay serialized against each other.
+    p.single.push_back(Graph::capture(stream, [&] {
+      const PdlChain chain;
+      p.record(set);
+    }));
     p.batch.push_back(Graph::capture(stream, [&] {
-      for (int32_t i = 0; i < kGraphBatch; ++i) p.record((set + i) % p.n_sets);
+      for (int32_t i = 0; i < kGraphBatch; ++i) {
+        const PdlChain chain;
+        p.record((set + i) % p.n_sets);
+      }
     }));
   }
 }
@@ -586,8 +593,10 @@ bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out) 
         const bb_tensor& t = desc->weights[static_cast<size_t>(set) * spec.weights.size() + i];
         const SlotSpec& ws = spec.weights[i];
         check_weight(t, TensorCheck{label(op, "weight", ws.role, set), ws.shape, true});
-        wid.push_back(ws.kind == SlotKind::kVector ? plan->weights.add_vector(t, ws.shape[0])
-                                                   : plan->weights.add_matrix(t, ws.shape[0], ws.shape[1]));
+        // A layer's wq, bq, wk, bk (weights 1-4) in RoPE row order: its QKV GEMV ropes in the epilogue.
+        const int32_t rope_hd = desc->op == BB_OP_LAYER && i >= 1 && i <= 4 ? plan->dims.head_dim : 0;
+        wid.push_back(ws.kind == SlotKind::kVector ? plan->weights.add_vector(t, ws.shape[0], rope_hd)
+                                                   : plan->weights.add_matrix(t, ws.shape[0], ws.shape[1], rope_hd));
       }
     }
     plan->weights.upload(plan->cancel);

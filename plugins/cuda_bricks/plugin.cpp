@@ -37,6 +37,7 @@ bb_error* session_decode(bb_session* session, bb_decode_args* args);
 bb_error* session_read_logits(bb_session* session, float* logits, int32_t n_vocab);
 bb_error* session_write_kv(bb_session* session, const bb_kv_write_args* args);
 bb_error* session_generate(bb_session* session, bb_generate_args* args);
+bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n);
 
 namespace {
 
@@ -213,6 +214,7 @@ const bb_plugin_api kApi = {
     session_read_logits,
     session_write_kv,
     session_generate,
+    session_get_metrics,
 };
 
 }  // namespace

@@ -3,11 +3,12 @@
 // them from the host before the replays; generate's graph ends with an argmax that feeds the next
 // token and advances the position on the device, so N greedy tokens are N back-to-back replays.
 //
-// Per layer the graph holds 5 kernels: QKV (+bias; its last block ropes q, k and stores the k, v
-// rows), split-KV attention (its last blocks merge the splits; +quantized output), O projection (+residual; its last block
+// Per layer the graph holds 5 kernels: QKV (+bias; its warps rope q, k and store the k, v rows:
+// Q and K are stored in RoPE row order), split-KV attention (its last blocks merge the splits; +quantized output), O projection (+residual; its last block
 // applies ffn_norm and quantizes), gate+up+SiLU (+quantized), down (+residual; its last block applies
 // the next layer's attn_norm, or output_norm).
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstring>
 #include <map>
@@ -34,6 +35,11 @@ struct bb_session {
   cb::Graph decode_graph, generate_graph;
   int32_t* pinned = nullptr;  // host ints for token / pos / step uploads
   bool has_logits = false;
+  // session_get_metrics: the graph's own cost, measured at the first call (engine.* keys)
+  bool overhead_measured = false;
+  double empty_replay_ns = 0, launch_host_ns = 0;
+  std::vector<std::string> metric_text;
+  std::vector<bb_kv> metrics;
   ~bb_session() {
     if (pinned != nullptr) cudaFreeHost(pinned);
   }
@@ -97,10 +103,11 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     const std::string p = "blk." + std::to_string(l) + ".";
     LayerIds ids{};
     ids.attn_norm = w.add_vector(index.get(p + "attn_norm.weight", {E}), E);
-    ids.wq = w.add_matrix(index.get(p + "attn_q.weight", {H, E}), H, E);
-    ids.bq = w.add_vector(index.get(p + "attn_q.bias", {H}), H);
-    ids.wk = w.add_matrix(index.get(p + "attn_k.weight", {KW, E}), KW, E);
-    ids.bk = w.add_vector(index.get(p + "attn_k.bias", {KW}), KW);
+    // Q and K (and their biases) in RoPE row order: the QKV GEMV ropes in its epilogue.
+    ids.wq = w.add_matrix(index.get(p + "attn_q.weight", {H, E}), H, E, d.head_dim);
+    ids.bq = w.add_vector(index.get(p + "attn_q.bias", {H}), H, d.head_dim);
+    ids.wk = w.add_matrix(index.get(p + "attn_k.weight", {KW, E}), KW, E, d.head_dim);
+    ids.bk = w.add_vector(index.get(p + "attn_k.bias", {KW}), KW, d.head_dim);
     ids.wv = w.add_matrix(index.get(p + "attn_v.weight", {KW, E}), KW, E);
     ids.bv = w.add_vector(index.get(p + "attn_v.bias", {KW}), KW);
     ids.wo = w.add_matrix(index.get(p + "attn_output.weight", {E, H}), E, H);
@@ -276,6 +283,7 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   upload_struct(at<AdvanceLaunch>(s, l_adv), adv);
 
   auto record = [&](bool generate) {
+    const PdlChain chain;  // one token: every kernel after the embedding overlaps its predecessor's end
     const cudaStream_t st = s.ctx->stream;
     BB_CUDA(launch_embed(at<EmbedLaunch>(s, l_embed), st));
     BB_CUDA(launch_rms_norm(at<NormLaunch>(s, l_norm0), st));
@@ -293,6 +301,37 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   s.decode_graph = Graph::capture(s.ctx->stream, [&] { record(false); });
   s.generate_graph = Graph::capture(s.ctx->stream, [&] { record(true); });
   BB_CUDA(cudaDeviceSynchronize());  // every upload (legacy-stream cudaMemcpy) has landed
+}
+
+// The graph's own cost, apart from its kernels' work: a chain of as many empty kernels as the
+// decode graph has nodes, captured the same way (one PDL chain when PDL is on), replayed back to
+// back as session_decode replays: device time per replay (events around kReps replays), and the
+// host time of one cudaGraphLaunch call (median of kReps).
+void measure_graph_overhead(bb_session& s) {
+  const cudaStream_t st = s.ctx->stream;
+  const size_t n = s.decode_graph.nodes();
+  const Graph g = Graph::capture(st, [&] {
+    const PdlChain chain;
+    for (size_t i = 0; i < n; ++i) BB_CUDA(launch_empty(st));
+  });
+  for (int i = 0; i < 5; ++i) g.launch(st);
+  BB_CUDA(cudaStreamSynchronize(st));
+  constexpr int kReps = 50;
+  const uint64_t ns = timed_on_stream(*s.ctx, kReps, nullptr, "graph overhead", [&](int64_t, int64_t) -> int64_t {
+    g.launch(st);
+    return 1;
+  });
+  s.empty_replay_ns = static_cast<double>(ns) / kReps;
+  std::vector<double> host;
+  for (int i = 0; i < kReps; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    g.launch(st);
+    host.push_back(std::chrono::duration<double, std::nano>(std::chrono::steady_clock::now() - t0).count());
+    BB_CUDA(cudaStreamSynchronize(st));
+  }
+  std::nth_element(host.begin(), host.begin() + kReps / 2, host.end());
+  s.launch_host_ns = host[kReps / 2];
+  s.overhead_measured = true;
 }
 
 void check_token(const bb_session& s, int64_t token, const std::string& where) {
@@ -475,6 +514,40 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
       BB_CUDA(cudaMemcpy(args->tokens_out, s.work.at(s.tokens_out), sizeof(int32_t) * static_cast<size_t>(args->n_generate),
                          cudaMemcpyDeviceToHost));
     }
+  });
+}
+
+}  // namespace bb::cuda_bricks
+
+namespace bb::cuda_bricks {
+
+// engine.* facts (ABI 1.1 session_get_metrics): the graphs' sizes, whether kernels overlap through
+// PDL, and the graph's own cost (measure_graph_overhead), measured once.
+bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n) {
+  return guarded("session_get_metrics", [&] {
+    if (session == nullptr || kvs == nullptr || n == nullptr) invalid("cuda_bricks session_get_metrics: NULL argument");
+    bb_session& s = *session;
+    use_device(*s.ctx);
+    if (!s.overhead_measured) measure_graph_overhead(s);
+    const auto num = [](double v) { return std::to_string(static_cast<long long>(std::llround(v))); };
+    const std::pair<const char*, std::string> facts[] = {
+        {"engine.decode_graph_nodes", std::to_string(s.decode_graph.nodes())},
+        {"engine.generate_graph_nodes", std::to_string(s.generate_graph.nodes())},
+        {"engine.pdl", pdl_enabled() ? "1" : "0"},
+        {"engine.pdl_prefetch_bytes", std::to_string(pdl_enabled() ? pdl_prefetch_bytes() : 0)},
+        {"engine.empty_graph_replay_ns", num(s.empty_replay_ns)},
+        {"engine.graph_launch_host_ns", num(s.launch_host_ns)},
+    };
+    s.metric_text.clear();
+    s.metrics.clear();
+    s.metric_text.reserve(2 * std::size(facts));
+    for (const auto& [k, v] : facts) {
+      s.metric_text.emplace_back(k);
+      s.metric_text.push_back(v);
+    }
+    for (size_t i = 0; i < s.metric_text.size(); i += 2) s.metrics.push_back({s.metric_text[i].c_str(), s.metric_text[i + 1].c_str()});
+    *kvs = s.metrics.data();
+    *n = s.metrics.size();
   });
 }
 

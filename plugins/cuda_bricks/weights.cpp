@@ -1,18 +1,36 @@
 #include "weights.h"
 
+#include <cstring>
+#include <stdexcept>
+
 #include "quant_math.h"
 #include "repack.h"
 
 namespace bb::cuda_bricks {
+namespace {
 
-int WeightStore::add_matrix(const bb_tensor& t, int64_t rows, int64_t cols) {
+// Rows of one plane (rows of equal size) into RoPE row order; head_dim 0 leaves them.
+void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim) {
+  if (head_dim <= 0 || plane == nullptr || bytes == 0) return;
+  if (rows % head_dim != 0 || bytes % static_cast<uint64_t>(rows) != 0)
+    throw std::logic_error("to_rope_order: rows not whole heads");
+  const uint64_t rb = bytes / static_cast<uint64_t>(rows);
+  const std::vector<uint8_t> src(plane, plane + bytes);
+  for (int64_t n = 0; n < rows; ++n)
+    std::memcpy(plane + static_cast<uint64_t>(n) * rb, src.data() + static_cast<uint64_t>(rope_pair_source_row(n, head_dim)) * rb, rb);
+}
+
+}  // namespace
+
+int WeightStore::add_matrix(const bb_tensor& t, int64_t rows, int64_t cols, int32_t rope_head_dim) {
   // The same host tensor registered twice (a tied LM head) is stored once.
   for (size_t i = 0; i < entries_.size(); ++i) {
     const Entry& e = entries_[i];
-    if (e.is_matrix && e.data == t.data && e.type == t.type && e.rows == rows && e.cols == cols)
+    if (e.is_matrix && e.data == t.data && e.type == t.type && e.rows == rows && e.cols == cols &&
+        e.rope_head_dim == rope_head_dim)
       return static_cast<int>(i);
   }
-  Entry e{t.data, t.type, true, rows, cols};
+  Entry e{t.data, t.type, true, rows, cols, rope_head_dim};
   const PackedSizes p = packed_sizes(t.type, rows, cols);
   e.off_q = arena_.reserve(p.q);
   e.off_aux = arena_.reserve(p.aux);
@@ -22,8 +40,8 @@ int WeightStore::add_matrix(const bb_tensor& t, int64_t rows, int64_t cols) {
   return static_cast<int>(entries_.size() - 1);
 }
 
-int WeightStore::add_vector(const bb_tensor& t, int64_t n) {
-  Entry e{t.data, t.type, false, 1, n};
+int WeightStore::add_vector(const bb_tensor& t, int64_t n, int32_t rope_head_dim) {
+  Entry e{t.data, t.type, false, 1, n, rope_head_dim};
   e.off_q = arena_.reserve(static_cast<size_t>(n) * sizeof(float));
   entries_.push_back(e);
   return static_cast<int>(entries_.size() - 1);
@@ -36,7 +54,8 @@ void WeightStore::upload(const volatile int32_t* cancel) {
     if (cancel != nullptr && *cancel != 0) throw_cancelled("weight upload");
     const PackedSizes p = packed_sizes(e.type, e.rows, e.cols);
     if (e.is_matrix) {
-      if (e.type == kTypeF32 || e.type == kTypeF16 || e.type == kTypeQ4_K) {
+      const bool native = e.type == kTypeF32 || e.type == kTypeF16 || e.type == kTypeQ4_K;
+      if (native && e.rope_head_dim == 0) {
         BB_CUDA(cudaMemcpy(arena_.at(e.off_q), e.data, p.q, cudaMemcpyHostToDevice));
         continue;
       }
@@ -45,7 +64,15 @@ void WeightStore::upload(const volatile int32_t* cancel) {
       uint8_t* aux = q + p.q;
       uint8_t* sc = aux + p.aux;
       uint8_t* d = sc + p.sc;
-      repack(e.type, e.rows, e.cols, e.data, q, aux, sc, d);
+      if (native) {
+        std::memcpy(q, e.data, p.q);
+      } else {
+        repack(e.type, e.rows, e.cols, e.data, q, aux, sc, d);
+      }
+      to_rope_order(q, p.q, e.rows, e.rope_head_dim);
+      to_rope_order(aux, p.aux, e.rows, e.rope_head_dim);
+      to_rope_order(sc, p.sc, e.rows, e.rope_head_dim);
+      to_rope_order(d, p.d, e.rows, e.rope_head_dim);
       BB_CUDA(cudaMemcpy(arena_.at(e.off_q), q, p.q, cudaMemcpyHostToDevice));
       if (p.aux > 0) BB_CUDA(cudaMemcpy(arena_.at(e.off_aux), aux, p.aux, cudaMemcpyHostToDevice));
       if (p.sc > 0) BB_CUDA(cudaMemcpy(arena_.at(e.off_sc), sc, p.sc, cudaMemcpyHostToDevice));
@@ -61,6 +88,7 @@ void WeightStore::upload(const volatile int32_t* cancel) {
       MatDesc m{e.type, 1, static_cast<int32_t>(e.cols), 0, q, aux, sc, reinterpret_cast<const uint16_t*>(d)};
       std::vector<float> f(static_cast<size_t>(e.cols));
       for (int64_t i = 0; i < e.cols; ++i) f[static_cast<size_t>(i)] = dequant_element(m, 0, static_cast<int>(i));
+      to_rope_order(reinterpret_cast<uint8_t*>(f.data()), f.size() * sizeof(float), e.cols, e.rope_head_dim);
       BB_CUDA(cudaMemcpy(arena_.at(e.off_q), f.data(), f.size() * sizeof(float), cudaMemcpyHostToDevice));
     }
   }

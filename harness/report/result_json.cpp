@@ -205,6 +205,7 @@ void write_cell(Writer& w, const Cell& c) {
   w.Key("note"), str(w, e.note);
   w.EndObject();
 
+  if (!c.engine.empty()) w.Key("engine"), key_values(w, c.engine);  // absent: the backend said nothing
   w.EndObject();
 }
 
@@ -593,6 +594,7 @@ Cell read_cell(const ObjectReader& o) {
   c.equivalence.tol_max_rel = e.opt_num("tol_max_rel");
   c.equivalence.tol_top1 = e.opt_num("tol_top1");
   c.equivalence.note = e.str("note");
+  if (o.has("engine")) c.engine = o.key_values("engine", false);
   return c;
 }
 

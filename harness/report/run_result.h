@@ -87,6 +87,10 @@ struct Cell {
   Roofline roofline;
   Budget budget;
   Equivalence equivalence;
+  // decode / generate: the engine.* key-values (ABI 1.1 session_get_metrics, e.g. the backend's
+  // CUDA graph) its session reported once after the check run, keys and values as given; empty
+  // when it reported none.
+  KeyValues engine;
 };
 
 struct PluginRecord {

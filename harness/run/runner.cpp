@@ -493,6 +493,15 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
               },
               b.protocol);
         }
+        // The engine's facts (engine.*, e.g. its CUDA graph), read once after the check run, outside
+        // every timed region. They describe the cell and judge nothing: a session that fails to say
+        // leaves the cell without them.
+        try {
+          for (auto& [k, v] : drv->metrics())
+            if (k.rfind("engine.", 0) == 0) c.result.engine.emplace_back(std::move(k), std::move(v));
+        } catch (const std::exception& ex) {
+          say("  " + c.result.id + " on " + b.name + ": no engine facts (" + ex.what() + ")");
+        }
         c.has_outputs = true;
       } else {
         workload::PlanWorkload& w = workload_of(s);

@@ -122,6 +122,7 @@ void expect_same_cell(const Cell& a, const Cell& b) {
   expect_same(x.tol_max_rel, y.tol_max_rel, w + ".tol_max_rel");
   expect_same(x.tol_top1, y.tol_top1, w + ".tol_top1");
   EXPECT_EQ(x.note, y.note) << w;
+  EXPECT_EQ(a.engine, b.engine) << w;
 }
 
 void expect_same_result(const RunResult& a, const RunResult& b) {
@@ -293,6 +294,9 @@ TEST(ResultJson, LayoutHasTheDocumentedFields) {
   EXPECT_DOUBLE_EQ(at(d, "/cells/0/stats/confidence")->GetDouble(), 0.95);
   EXPECT_STREQ(at(d, "/cells/6/equivalence/reference")->GetString(), "scalar_ref");
   EXPECT_DOUBLE_EQ(at(d, "/cells/6/equivalence/top1")->GetDouble(), 0.8);
+  EXPECT_STREQ(at(d, "/cells/6/engine/engine.graph_nodes")->GetString(), "146");  // text, as reported
+  EXPECT_STREQ(at(d, "/cells/6/engine/engine.graph_empty_replay_ns")->GetString(), "812.5");
+  EXPECT_EQ(at(d, "/cells/1/engine"), nullptr);  // reported nothing: no key
   EXPECT_STREQ(at(d, "/warnings/1")->GetString(), "only 2 cores: threads capped at 2");
 }
 

@@ -180,6 +180,7 @@ RunResult sample_result() {
   dec_avx.equivalence.tol_nmse = 2e-3;
   dec_avx.equivalence.tol_max_rel = std::nullopt;
   dec_avx.equivalence.note = "nmse 3.4e-02 > 2.0e-03; top1 0.80 < 0.85";
+  dec_avx.engine = {{"engine.graph_nodes", "146"}, {"engine.graph_empty_replay_ns", "812.5"}};
 
   // Execution order, interleaved: the reporters group it back by cell and backend.
   r.cells = {qkv_avx, dec_ref, gemv_ref, qkv_ref, ffn_avx, gemv_avx, dec_avx, ffn_ref};

@@ -12,7 +12,10 @@
 //   throw:<op>   throws a C++ exception through the C boundary
 //   leak:<op>    allocates and touches 64 MiB per call, never freed (memory without bound)
 // and at load time: abi2 (the table claims ABI 2.0), crash_entry (SIGSEGV inside bb_plugin_entry).
-// Everything else passes through untouched, so only that brick's cells may differ.
+// Everything else passes through untouched, so only that brick's cells may differ. Sessions are left
+// out (decode/generate cells are skipped) except in the two modes about session_get_metrics:
+//   engine        scalar_ref's sessions, whose session_get_metrics reports kEngineMetrics
+//   engine_error  scalar_ref's sessions, whose session_get_metrics fails
 #include <dlfcn.h>
 
 #include <chrono>
@@ -104,6 +107,32 @@ bb_error* plan_read_outputs(bb_plan* p, int32_t n, bb_tensor* t) {
   return nullptr;
 }
 
+// What an engine-mode session reports: engine.* facts as a CUDA graph backend would give them, and a
+// per-call key that is not one.
+const bb_kv kEngineMetrics[] = {{"engine.graph_nodes", "146"},
+                                {"engine.graph_launch_host_ns", "2150"},
+                                {"engine.graph_empty_replay_ns", "812.5"},
+                                {"eval_count", "8"}};
+
+// The one error this wrapper makes itself (engine_error's); every other error is scalar_ref's.
+std::string metrics_error_text = "refused on purpose (engine_error mode)";
+bb_error* const own_error = reinterpret_cast<bb_error*>(&metrics_error_text);
+
+int32_t error_status(const bb_error* e) { return e == own_error ? BB_INTERNAL : inner->error_status(e); }
+const char* error_message(const bb_error* e) {
+  return e == own_error ? metrics_error_text.c_str() : inner->error_message(e);
+}
+void error_destroy(bb_error* e) {
+  if (e != own_error) inner->error_destroy(e);
+}
+
+bb_error* session_get_metrics(bb_session*, const bb_kv** kvs, size_t* n) {
+  if (mode_kind == "engine_error") return own_error;
+  *kvs = kEngineMetrics;
+  *n = sizeof kEngineMetrics / sizeof kEngineMetrics[0];
+  return nullptr;
+}
+
 }  // namespace
 
 extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* host) {
@@ -134,12 +163,19 @@ extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* hos
     table.plan_write_inputs = plan_write_inputs;
     table.plan_run = plan_run;
     table.plan_read_outputs = plan_read_outputs;
-    table.session_create = nullptr;  // plans only: decode/generate cells are skipped
-    table.session_destroy = nullptr;
-    table.session_decode = nullptr;
-    table.session_read_logits = nullptr;
-    table.session_write_kv = nullptr;
-    table.session_generate = nullptr;
+    table.error_status = error_status;
+    table.error_message = error_message;
+    table.error_destroy = error_destroy;
+    if (mode_kind == "engine" || mode_kind == "engine_error") {
+      table.session_get_metrics = session_get_metrics;  // scalar_ref's table is 1.1-sized: it is read
+    } else {
+      table.session_create = nullptr;  // plans only: decode/generate cells are skipped
+      table.session_destroy = nullptr;
+      table.session_decode = nullptr;
+      table.session_read_logits = nullptr;
+      table.session_write_kv = nullptr;
+      table.session_generate = nullptr;
+    }
   }
   return &table;
 }

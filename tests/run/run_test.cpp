@@ -2,6 +2,7 @@
 // written by the tests, with a deliberately faulty backend (faulty_plugin.cpp) beside scalar_ref.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <fcntl.h>
@@ -107,6 +108,67 @@ TEST_F(BenchRun, WrongNumbersFromOneBrickAreCaughtByEquivalence) {
   ASSERT_NE(good, nullptr);
   EXPECT_TRUE(good->equivalence.pass) << good->equivalence.note;
   EXPECT_EQ(good->equivalence.nmse, 0.0);  // the same code on the same inputs: bit-identical
+}
+
+// The "engine" object of the result file's cell (id, backend), or nullptr when the cell has none.
+const rapidjson::Value* engine_of(const rapidjson::Document& d, const std::string& id,
+                                  const std::string& backend) {
+  for (const auto& c : d["cells"].GetArray())
+    if (id == c["id"].GetString() && backend == c["backend"].GetString())
+      return c.HasMember("engine") ? &c["engine"] : nullptr;
+  ADD_FAILURE() << "no cell " << id << " on " << backend;
+  return nullptr;
+}
+
+TEST_F(BenchRun, EngineFactsOfASessionLandOnItsDecodeAndGenerateCells) {
+  const std::string cfg = dir_.path() + "/engine.yaml";
+  write(cfg,
+        tiny_config("  - rms_norm\n  - {brick: decode, context: 64}\n  - {brick: generate, tokens: 4}\n"));
+  test::ScopedEnv mode("BB_FAULTY_MODE", std::string("engine"));
+  auto r = test::run_bench("run " + cfg + " --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                           " --out " + out_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string text = slurp(out_);
+  EXPECT_TRUE(report::validate_result_json(text, report::default_result_schema_path()).empty());
+  rapidjson::Document d;
+  d.Parse(text.c_str());
+  ASSERT_FALSE(d.HasParseError());
+  for (const char* id : {"decode@64", "generate4@512"}) {
+    const rapidjson::Value* engine = engine_of(d, id, "faulty");
+    ASSERT_NE(engine, nullptr) << id;
+    ASSERT_TRUE(engine->IsObject()) << id;
+    // The engine.* keys whole, the values as the plugin wrote them; its other keys are not engine facts.
+    EXPECT_EQ(engine->MemberCount(), 3u) << id;
+    EXPECT_STREQ((*engine)["engine.graph_nodes"].GetString(), "146") << id;
+    EXPECT_STREQ((*engine)["engine.graph_launch_host_ns"].GetString(), "2150") << id;
+    EXPECT_STREQ((*engine)["engine.graph_empty_replay_ns"].GetString(), "812.5") << id;
+    // A backend without session_get_metrics has no "engine" key, nor has a cell without a session.
+    EXPECT_EQ(engine_of(d, id, "scalar_ref"), nullptr) << id;
+  }
+  EXPECT_EQ(engine_of(d, "rms_norm", "faulty"), nullptr);
+  // bench diff and bench report read the file back with them.
+  const auto result = report::read_result_json(out_);
+  const report::Cell* dec = find_cell(result, "decode@64", "faulty");
+  ASSERT_NE(dec, nullptr);
+  EXPECT_EQ(dec->engine, (report::KeyValues{{"engine.graph_nodes", "146"},
+                                            {"engine.graph_launch_host_ns", "2150"},
+                                            {"engine.graph_empty_replay_ns", "812.5"}}));
+}
+
+TEST_F(BenchRun, ASessionWhoseMetricsFailStillMeasuresItsDecodeCell) {
+  const std::string cfg = dir_.path() + "/engine_error.yaml";
+  write(cfg, tiny_config("  - {brick: decode, context: 64}\n"));
+  test::ScopedEnv mode("BB_FAULTY_MODE", std::string("engine_error"));
+  auto r = test::run_bench("run " + cfg + " --bandwidth-mib 8 --plugin-dir " + kFaultyDir + " --out " + out_);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(r.err + r.out, HasSubstr("decode@64 on faulty: no engine facts"));
+  const auto result = report::read_result_json(out_);
+  const report::Cell* dec = find_cell(result, "decode@64", "faulty");
+  ASSERT_NE(dec, nullptr);
+  EXPECT_FALSE(dec->samples.empty()) << report::cell_status_name(dec->status) << ": " << dec->status_reason;
+  EXPECT_TRUE(dec->equivalence.pass) << dec->equivalence.note;
+  EXPECT_TRUE(dec->engine.empty());
+  EXPECT_TRUE(result.warnings.empty()) << ::testing::PrintToString(result.warnings);
 }
 
 TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {

@@ -408,6 +408,10 @@ typedef struct bb_plugin_api {
    *              peer.family, peer.parameter_size, peer.quantization_level, peer.size,
    *              peer.size_vram, peer.context_length. A session that reports peer.* keys is a peer:
    *              the host records it in the result's "peers" section.
+   *   "engine.*": facts of the backend's engine (e.g. its CUDA graph), recorded per decode/generate
+   *              cell under "engine" (read once, after the cell's untimed check run; keys and values
+   *              as given), e.g. engine.graph_nodes, engine.graph_launch_host_ns,
+   *              engine.graph_empty_replay_ns.
    */
   bb_error* (*session_get_metrics)(bb_session* session, const bb_kv** kvs, size_t* n_kvs);
 } bb_plugin_api;

@@ -169,10 +169,13 @@ bricks:
   - {brick: gemv, type: Q4_K}
   - {brick: ffn}
 YAML
-  "$ncu" --target-processes all -k regex:'gemv_kernel|gate_up_kernel' --launch-skip 4 --launch-count 4 \
-    --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
-    --section SchedulerStats --section LaunchStats \
-    "$B/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$B/plugins" --out "$OUT/results/ncu-run.json"
+  local k
+  for k in gemv_kernel gate_up_kernel; do
+    "$ncu" --target-processes all -k regex:"$k" --launch-skip 4 --launch-count 2 \
+      --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
+      --section SchedulerStats --section LaunchStats \
+      "$B/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$B/plugins" --out "$OUT/results/ncu-run.json" || return 1
+  done
 }
 
 memcheck() {  # memcheck BUILD

@@ -301,10 +301,13 @@ cudaError_t launch_gemv_e(const GemvLaunch* d, dim3 grid, dim3 block, int prefet
   return launch_kernel(gemv_kernel<E, KS>, grid, block, stream, d, prefetch, prefetch > 0 ? wave : 0);
 }
 
+// The L2 prefetch the first wave of the next launch gets (kernel_api.h, PdlChain): only a
+// programmatic launch can start before its predecessor ends.
+int prefetch_for_next_launch() { return pdl_next_launch_programmatic() ? pdl_prefetch_bytes() : 0; }
+
 template <int KS>
-cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, cudaStream_t stream) {
+cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, int pf, cudaStream_t stream) {
   const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
-  const int pf = pdl_prefetch_bytes();
   switch (epilogue) {
     case GemvEpilogue::kStore: return launch_gemv_e<GemvEpilogue::kStore, KS>(d, grid, block, pf, stream);
     case GemvEpilogue::kResidualNorm: return launch_gemv_e<GemvEpilogue::kResidualNorm, KS>(d, grid, block, pf, stream);
@@ -320,14 +323,15 @@ cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue 
 cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream) {
   const GemvSplit& sp = gemv_split();
   const unsigned n = static_cast<unsigned>(h.n_blocks);
-  if (h.n_blocks <= sp.ks4_per_sm * sp.sms) return launch_gemv_ks<4>(d, n, epilogue, stream);
-  if (h.n_blocks <= sp.ks2_per_sm * sp.sms) return launch_gemv_ks<2>(d, n, epilogue, stream);
-  return launch_gemv_ks<1>(d, n, epilogue, stream);
+  const int pf = prefetch_for_next_launch();
+  if (h.n_blocks <= sp.ks4_per_sm * sp.sms) return launch_gemv_ks<4>(d, n, epilogue, pf, stream);
+  if (h.n_blocks <= sp.ks2_per_sm * sp.sms) return launch_gemv_ks<2>(d, n, epilogue, pf, stream);
+  return launch_gemv_ks<1>(d, n, epilogue, pf, stream);
 }
 
 cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
   static const int wave = first_wave_blocks(gate_up_kernel, kGateUpWarps * 32, gemv_split().sms);
-  const int pf = pdl_prefetch_bytes();
+  const int pf = prefetch_for_next_launch();
   return launch_kernel(gate_up_kernel, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32), stream, d, pf,
                        pf > 0 ? wave : 0);
 }

@@ -214,11 +214,12 @@ cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_
 // become resident while the previous kernel still runs. Each kernel waits for the previous kernel's
 // completion and memory (griddepcontrol.wait) before anything else, then lets its own dependent
 // start launching: the launch and the block scheduling of a kernel overlap its predecessor's end
-// (its last-block tail included). Optionally (CUDA_BRICKS_PREFETCH=N bytes, default 0) the blocks of
-// a GEMV's first wave first ask L2 for N bytes of their weights; measured on the H100 that cost
-// more than it gained at 7B (results/h100/2026-11-26e/ab-pdl). A chain covers one decode token or
-// one plan iteration: consecutive iterations of a brick stay fully serialized. CUDA_BRICKS_PDL=0
-// turns PDL off (read once; A/B runs).
+// (its last-block tail included). With CUDA_BRICKS_PREFETCH=N (bytes, default 0 = off) the blocks of
+// a programmatic GEMV launch's first wave first ask L2 for N bytes of their weights. Measured on the
+// H100 (results/h100/2026-11-26e), 16 KB moved decode by +2% at 0.5B, +1.4% at 1.5B and -1% at 7B,
+// and the one rule by a launch's weight bytes tried (<= 6 MB) lost the gains too: off by default. A chain
+// covers one decode token or one plan iteration: consecutive iterations of a brick stay fully
+// serialized. CUDA_BRICKS_PDL=0 turns PDL off (both read once; A/B runs).
 class PdlChain {
  public:
   PdlChain();
@@ -233,6 +234,9 @@ bool pdl_enabled();
 int32_t pdl_prefetch_bytes();
 // Whether the launch being made now takes the PDL attribute (advances the chain): launchers only.
 bool pdl_take_launch();
+// The same without advancing: whether the next launch will (a kernel's first launch in a chain, or
+// outside any chain, starts after its predecessor ends: an L2 prefetch there only costs).
+bool pdl_next_launch_programmatic();
 
 // Rows per attention split, at least: the rows one block covers in one step for head_dim (64 at
 // head_dim 64, 32 at 128), or CUDA_BRICKS_ATTN_MIN_CHUNK=N (N >= 1; read once) for A/B runs.

@@ -420,6 +420,8 @@ int32_t pdl_prefetch_bytes() {
 PdlChain::PdlChain() : saved_(t_pdl_state) { t_pdl_state = pdl_enabled() ? 1 : 0; }
 PdlChain::~PdlChain() { t_pdl_state = saved_; }
 
+bool pdl_next_launch_programmatic() { return t_pdl_state == 2; }
+
 bool pdl_take_launch() {
   if (t_pdl_state == 1) {
     t_pdl_state = 2;

@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "brickbench/brick_abi.h"
 #include "cli/commands.h"
 
 namespace {
@@ -49,7 +50,7 @@ int main(int argc, char** argv) {
     return bb::cli::kExitOk;
   }
   if (name == "--version") {
-    std::printf("brickbench %s (plugin ABI %d.%d)\n", BRICKBENCH_VERSION, 1, 0);
+    std::printf("brickbench %s (plugin ABI %d.%d)\n", BRICKBENCH_VERSION, BB_ABI_VERSION_MAJOR, BB_ABI_VERSION_MINOR);
     return bb::cli::kExitOk;
   }
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 
+#include "brickbench/brick_abi.h"
 #include "test_util.h"
 
 namespace bb::plugin {
@@ -113,6 +114,14 @@ TEST_F(BenchPlugins, HelpExplainsWherePluginsAreLookedFor) {
   EXPECT_THAT(r.out, HasSubstr("--plugin-dir"));
   EXPECT_THAT(r.out, HasSubstr("BRICKBENCH_PLUGIN_PATH"));
   EXPECT_THAT(r.out, HasSubstr("current directory is searched only when named"));
+}
+
+// The ABI a user's plugin must be built against is the header's, not a number written down twice.
+TEST(BenchVersion, NamesThePluginAbiOfTheHeader) {
+  auto r = run_bench("--version");
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_THAT(r.out, HasSubstr("plugin ABI " + std::to_string(BB_ABI_VERSION_MAJOR) + "." +
+                               std::to_string(BB_ABI_VERSION_MINOR) + ")"));
 }
 
 }  // namespace

@@ -21,18 +21,6 @@ std::string describe(const bb_tensor& t, const TensorCheck& c) {
   return s;
 }
 
-bool is_compact(const bb_tensor& t) {
-  bool all_zero = true;
-  for (int32_t i = 0; i < t.ndim; ++i) all_zero = all_zero && t.strides[i] == 0;
-  if (all_zero) return true;
-  int64_t expect = 1;
-  for (int32_t i = t.ndim - 1; i >= 0; --i) {
-    if (t.strides[i] != expect) return false;
-    expect *= t.shape[i];
-  }
-  return true;
-}
-
 uint64_t element_bytes(int32_t type) {
   switch (type) {
     case BB_TYPE_F32:
@@ -72,28 +60,6 @@ void destroy_error(bb_error* error) noexcept {
   if (error == nullptr || error == &g_out_of_memory_error) return;
   std::free(const_cast<char*>(error->message));
   std::free(error);
-}
-
-const char* op_name(int32_t op) {
-  static const char* const names[] = {"copy", "gemv", "rms_norm", "qkv", "rope", "attention",
-                                      "o_proj", "ffn", "layer", "decode", "generate"};
-  return op >= 0 && op < BB_OP_COUNT_ ? names[op] : "op#?";
-}
-
-std::string shape_string(const int64_t* shape, int32_t ndim) {
-  std::string s = "[";
-  for (int32_t i = 0; i < ndim && i < BB_MAX_DIMS; ++i) s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
-}
-
-const volatile int32_t* cancel_flag_of(const bb_host_api* host) {
-  if (host == nullptr || !BB_HAS_FIELD(host, bb_host_api, cancel_flag)) return nullptr;
-  return host->cancel_flag;
-}
-
-void log_line(const bb_host_api* host, int32_t level, const std::string& message) {
-  if (host != nullptr && BB_HAS_FIELD(host, bb_host_api, log) && host->log != nullptr)
-    host->log(host->host_data, level, message.c_str());
 }
 
 void check_layout(const bb_tensor& t, const TensorCheck& c) {

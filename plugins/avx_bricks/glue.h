@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "brickbench/brick_abi.h"
+#include "../common/abi_util.h"
 #include "kernels.h"
 #include "ops.h"
 #include "thread_pool.h"
@@ -68,13 +69,14 @@ bb_error* guarded(const char* where, Body&& body) noexcept {
   }
 }
 
-const char* op_name(int32_t op);
-std::string shape_string(const int64_t* shape, int32_t ndim);
-const volatile int32_t* cancel_flag_of(const bb_host_api* host);
+using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
+using plugin_util::is_compact;
+using plugin_util::op_name;
+using plugin_util::shape_string;
 inline void check_cancel(const volatile int32_t* flag) {
   if (flag != nullptr && *flag != 0) throw Cancelled();
 }
-void log_line(const bb_host_api* host, int32_t level, const std::string& message);
+using plugin_util::log_line;
 
 template <typename T>
 void require_struct_size(const T* p, size_t needed, const std::string& where, const char* what) {

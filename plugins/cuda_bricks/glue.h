@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "brickbench/brick_abi.h"
+#include "../common/abi_util.h"
 
 struct bb_error {
   int32_t status;
@@ -54,9 +55,10 @@ bb_error* guarded(const char* where, Body&& body) noexcept {
 void cuda_check(cudaError_t e, const char* call, const char* file, int line);
 #define BB_CUDA(call) ::bb::cuda_bricks::cuda_check((call), #call, __FILE__, __LINE__)
 
-const char* op_name(int32_t op);
-std::string shape_string(const int64_t* shape, int32_t ndim);
-const volatile int32_t* cancel_flag_of(const bb_host_api* host);
+using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
+using plugin_util::is_compact;
+using plugin_util::op_name;
+using plugin_util::shape_string;
 [[noreturn]] void throw_cancelled(const char* where);
 
 template <typename T>

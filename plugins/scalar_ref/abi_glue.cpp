@@ -20,18 +20,6 @@ std::string describe(const bb_tensor& t, const TensorCheck& c) {
   return s;
 }
 
-bool is_compact(const bb_tensor& t) {
-  bool all_zero = true;
-  for (int32_t i = 0; i < t.ndim; ++i) all_zero = all_zero && t.strides[i] == 0;
-  if (all_zero) return true;
-  int64_t expect = 1;
-  for (int32_t i = t.ndim - 1; i >= 0; --i) {
-    if (t.strides[i] != expect) return false;
-    expect *= t.shape[i];
-  }
-  return true;
-}
-
 void check_nbytes(const bb_tensor& t, const TensorCheck& c, uint64_t expected) {
   // A descriptor without data may leave nbytes 0; a tensor with data must state its exact size.
   if (t.data == nullptr && t.nbytes == 0) return;
@@ -56,44 +44,6 @@ void destroy_error(bb_error* error) noexcept {
   if (error != &g_out_of_memory_error) delete error;
 }
 
-const char* op_name(int32_t op) {
-  switch (op) {
-    case BB_OP_COPY:
-      return "copy";
-    case BB_OP_GEMV:
-      return "gemv";
-    case BB_OP_RMS_NORM:
-      return "rms_norm";
-    case BB_OP_QKV:
-      return "qkv";
-    case BB_OP_ROPE:
-      return "rope";
-    case BB_OP_ATTENTION:
-      return "attention";
-    case BB_OP_O_PROJ:
-      return "o_proj";
-    case BB_OP_FFN:
-      return "ffn";
-    case BB_OP_LAYER:
-      return "layer";
-    case BB_OP_DECODE:
-      return "decode";
-    case BB_OP_GENERATE:
-      return "generate";
-    default:
-      return "op#?";
-  }
-}
-
-std::string shape_string(const int64_t* shape, int32_t ndim) {
-  std::string s = "[";
-  for (int32_t i = 0; i < ndim && i < BB_MAX_DIMS; ++i) {
-    if (i > 0) s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
 std::string supported_types_list() {
   std::string s;
   for (int32_t t :
@@ -102,11 +52,6 @@ std::string supported_types_list() {
     s += type_name(t);
   }
   return s;
-}
-
-const volatile int32_t* cancel_flag_of(const bb_host_api* host) {
-  if (host == nullptr || !BB_HAS_FIELD(host, bb_host_api, cancel_flag)) return nullptr;
-  return host->cancel_flag;
 }
 
 uint64_t element_bytes(int32_t type) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "brickbench/brick_abi.h"
+#include "../common/abi_util.h"
 #include "forward.h"
 
 // The ABI's opaque error: made here, freed by error_destroy.
@@ -61,12 +62,13 @@ bb_error* guarded(const char* where, Body&& body) noexcept {
   }
 }
 
-const char* op_name(int32_t op);  // "gemv", "rms_norm", ...; "op#?" for ids outside the enum
-std::string shape_string(const int64_t* shape, int32_t ndim);
+using plugin_util::op_name;  // plugins/common/abi_util.h
+using plugin_util::shape_string;
 std::string supported_types_list();  // "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K"
 
 // The host's cancel flag, or null when the host has none.
-const volatile int32_t* cancel_flag_of(const bb_host_api* host);
+using plugin_util::cancel_flag_of;
+using plugin_util::is_compact;
 
 // Checks that a struct written by the host covers every field this plugin reads.
 template <typename T>

@@ -3,6 +3,8 @@
 #include <bit>
 #include <cstring>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "kernel_api.h"
 
@@ -198,6 +200,18 @@ float half_to_float_host(uint16_t h) {
     bits = sign | (static_cast<uint32_t>(112 - e) << 23) | (mant << 13);
   }
   return std::bit_cast<float>(bits);
+}
+
+void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim) {
+  if (head_dim <= 0 || plane == nullptr || bytes == 0) return;
+  if (rows <= 0 || head_dim % 2 != 0 || rows % head_dim != 0 || bytes % static_cast<uint64_t>(rows) != 0)
+    throw std::invalid_argument("to_rope_order: " + std::to_string(rows) + " rows of " + std::to_string(bytes) +
+                                " bytes are not whole heads of " + std::to_string(head_dim));
+  const uint64_t rb = bytes / static_cast<uint64_t>(rows);
+  const std::vector<uint8_t> src(plane, plane + bytes);
+  for (int64_t n = 0; n < rows; ++n)
+    std::memcpy(plane + static_cast<uint64_t>(n) * rb,
+                src.data() + static_cast<uint64_t>(rope_pair_source_row(n, head_dim)) * rb, rb);
 }
 
 }  // namespace bb::cuda_bricks

@@ -32,6 +32,11 @@ PackedSizes packed_sizes(int32_t type, int64_t rows, int64_t cols);
 void repack(int32_t type, int64_t rows, int64_t cols, const void* src, uint8_t* q, uint8_t* aux, uint8_t* sc,
             uint8_t* d);
 
+// Rows of one plane (all rows the same size, bytes / rows) into RoPE row order (kernel_api.h,
+// rope_pair_source_row): stored row 2p + w of head h takes GGUF row h * head_dim + p + w * head_dim / 2.
+// head_dim 0 leaves the plane as it is. Throws std::invalid_argument when rows are not whole heads.
+void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim);
+
 // IEEE binary16 <-> binary32, round to nearest even (F16 KV caches, 1-D F16 weights).
 uint16_t float_to_half(float f);
 float half_to_float_host(uint16_t h);

@@ -1,26 +1,11 @@
 #include "weights.h"
 
 #include <cstring>
-#include <stdexcept>
 
 #include "quant_math.h"
 #include "repack.h"
 
 namespace bb::cuda_bricks {
-namespace {
-
-// Rows of one plane (rows of equal size) into RoPE row order; head_dim 0 leaves them.
-void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim) {
-  if (head_dim <= 0 || plane == nullptr || bytes == 0) return;
-  if (rows % head_dim != 0 || bytes % static_cast<uint64_t>(rows) != 0)
-    throw std::logic_error("to_rope_order: rows not whole heads");
-  const uint64_t rb = bytes / static_cast<uint64_t>(rows);
-  const std::vector<uint8_t> src(plane, plane + bytes);
-  for (int64_t n = 0; n < rows; ++n)
-    std::memcpy(plane + static_cast<uint64_t>(n) * rb, src.data() + static_cast<uint64_t>(rope_pair_source_row(n, head_dim)) * rb, rb);
-}
-
-}  // namespace
 
 int WeightStore::add_matrix(const bb_tensor& t, int64_t rows, int64_t cols, int32_t rope_head_dim) {
   // The same host tensor registered twice (a tied LM head) is stored once.

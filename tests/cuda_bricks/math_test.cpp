@@ -179,5 +179,80 @@ TEST(CudaBricksMath, UnsupportedTypesAreNamed) {
   EXPECT_THROW(packed_sizes(30, 1, 32), std::invalid_argument);
 }
 
+// RoPE row order (the QKV GEMV ropes in its epilogue): every stored row pair (2p, 2p + 1) of a head
+// holds the two elements one NEOX rotation mixes, every row is stored exactly once, and rows of any
+// byte width move whole.
+TEST(RopeRowOrder, StoredPairsAreTheElementsOneRotationMixes) {
+  for (int32_t hd : {64, 128}) {
+    const int64_t rows = 3 * hd;
+    const int64_t width = 3;  // bytes a row
+    std::vector<uint8_t> plane(static_cast<size_t>(rows * width));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t b = 0; b < width; ++b) plane[static_cast<size_t>(r * width + b)] = static_cast<uint8_t>(r * 7 + b);
+    const std::vector<uint8_t> before = plane;
+    to_rope_order(plane.data(), plane.size(), rows, hd);
+    std::vector<int> seen(static_cast<size_t>(rows), 0);
+    for (int64_t n = 0; n < rows; ++n) {
+      const int64_t src = rope_pair_source_row(n, hd);
+      ASSERT_GE(src, 0);
+      ASSERT_LT(src, rows);
+      ++seen[static_cast<size_t>(src)];
+      for (int64_t b = 0; b < width; ++b)
+        EXPECT_EQ(plane[static_cast<size_t>(n * width + b)], before[static_cast<size_t>(src * width + b)]);
+      if (n % 2 == 1) {  // the pair (n - 1, n): elements i and i + hd/2 of one head
+        const int64_t first = rope_pair_source_row(n - 1, hd);
+        EXPECT_EQ(src - first, hd / 2);
+        EXPECT_EQ(first / hd, n / hd);
+        EXPECT_LT(first % hd, hd / 2);
+      }
+    }
+    for (int64_t r = 0; r < rows; ++r) EXPECT_EQ(seen[static_cast<size_t>(r)], 1) << "row " << r;
+  }
+}
+
+// The QKV epilogue's arithmetic on stored pairs (gemv.cu, qkv_rope_pair: head r0 / hd, pair
+// (r0 % hd) / 2, outputs at h * hd + p and + hd/2) reproduces NEOX RoPE over the GGUF row order.
+TEST(RopeRowOrder, PairwiseRotationOfStoredRowsIsNeoxRope) {
+  const int32_t hd = 64, half = hd / 2, n_head = 3;
+  const int64_t rows = int64_t{n_head} * hd;
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> u(-2.0f, 2.0f);
+  std::vector<float> x(static_cast<size_t>(rows)), cs_cos(half), cs_sin(half);
+  for (float& v : x) v = u(rng);
+  for (int32_t i = 0; i < half; ++i) {
+    const double theta = 37.0 * std::pow(1000000.0, -2.0 * i / hd);
+    cs_cos[static_cast<size_t>(i)] = static_cast<float>(std::cos(theta));
+    cs_sin[static_cast<size_t>(i)] = static_cast<float>(std::sin(theta));
+  }
+  std::vector<float> want(x.size());
+  for (int32_t h = 0; h < n_head; ++h) {
+    for (int32_t i = 0; i < half; ++i) {
+      const size_t a = static_cast<size_t>(h * hd + i), b = a + half;
+      const float c = cs_cos[static_cast<size_t>(i)], s = cs_sin[static_cast<size_t>(i)];
+      want[a] = x[a] * c - x[b] * s;
+      want[b] = x[a] * s + x[b] * c;
+    }
+  }
+  std::vector<float> stored = x;
+  to_rope_order(reinterpret_cast<uint8_t*>(stored.data()), stored.size() * sizeof(float), rows, hd);
+  std::vector<float> got(x.size(), std::nanf(""));
+  for (int64_t r0 = 0; r0 < rows; r0 += 2) {
+    const int64_t h = r0 / hd, p = (r0 % hd) / 2;
+    const float c = cs_cos[static_cast<size_t>(p)], s = cs_sin[static_cast<size_t>(p)];
+    const float a0 = stored[static_cast<size_t>(r0)], a1 = stored[static_cast<size_t>(r0 + 1)];
+    got[static_cast<size_t>(h * hd + p)] = a0 * c - a1 * s;
+    got[static_cast<size_t>(h * hd + p + half)] = a0 * s + a1 * c;
+  }
+  for (size_t i = 0; i < x.size(); ++i) EXPECT_EQ(got[i], want[i]) << "element " << i;
+}
+
+TEST(RopeRowOrder, RowsThatAreNotWholeHeadsAreRefused) {
+  std::vector<uint8_t> plane(100, 1);
+  EXPECT_THROW(to_rope_order(plane.data(), plane.size(), 100, 64), std::invalid_argument);
+  EXPECT_THROW(to_rope_order(plane.data(), 99, 64, 64), std::invalid_argument);  // 99 bytes over 64 rows
+  to_rope_order(plane.data(), plane.size(), 100, 0);                               // head_dim 0: untouched
+  EXPECT_EQ(plane, std::vector<uint8_t>(100, 1));
+}
+
 }  // namespace
 }  // namespace bb::cuda_bricks

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A/B of two cuda_bricks builds in ONE device call. Runs ON THE H100 MACHINE from the repository
 # root, with build-h100/ (A, the baseline) and build-h100-alt/ (B, the candidate) carried; both are
-# made by scripts/h100-build.sh (copy B's output to build-h100-alt/). Without build-h100-alt/, B is
+# made by scripts/h100-build.sh (copy B's output to build-h100-alt/; A may hold its
+# plugins/cuda_bricks.so alone, see below). Without build-h100-alt/, B is
 # build-h100/ itself and the A/B is one of settings: H100_AB_A_ENV=NAME=VALUE is A's (e.g.
 # CUDA_BRICKS_PDL=0), B runs with the build's defaults. Steps, each time-boxed:
 #   facts      GPU, both BUILD_INFO.txt
@@ -233,6 +234,15 @@ if [ "${1:-}" = __run ]; then
   exit $?
 fi
 : >"$SUMMARY"
+# Two full builds and the working tree (the oracle data alone is 37 MB) pass the 64 MiB a device call
+# carries: A may carry its plugins/cuda_bricks.so alone, and takes bench and scalar_ref from B.
+if [ "$A" != "$B" ]; then
+  for f in bench plugins/scalar_ref.so; do
+    if [ ! -e "$A/$f" ] && [ -e "$B/$f" ]; then
+      mkdir -p "$(dirname "$A/$f")" && cp "$B/$f" "$A/$f" && echo "h100-ab: $A/$f taken from $B" | tee -a "$SUMMARY"
+    fi
+  done
+fi
 for b in "$A" "$B"; do
   if [ ! -x "$b/bench" ] || [ ! -f "$b/plugins/cuda_bricks.so" ]; then
     echo "h100-ab: $b/bench or its plugins are missing: carry build-h100 and build-h100-alt" | tee -a "$SUMMARY"

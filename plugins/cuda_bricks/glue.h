@@ -59,6 +59,7 @@ using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
 using plugin_util::is_compact;
 using plugin_util::op_name;
 using plugin_util::shape_string;
+using plugin_util::log_line;
 [[noreturn]] void throw_cancelled(const char* where);
 
 template <typename T>

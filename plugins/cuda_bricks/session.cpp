@@ -36,7 +36,7 @@ struct bb_session {
   int32_t* pinned = nullptr;  // host ints for token / pos / step uploads
   bool has_logits = false;
   // session_get_metrics: the graph's own cost, measured at the first call (engine.* keys)
-  bool overhead_measured = false;
+  bool overhead_measured = false, overhead_known = false;
   double empty_replay_ns = 0, launch_host_ns = 0;
   std::vector<std::string> metric_text;
   std::vector<bb_kv> metrics;
@@ -331,7 +331,6 @@ void measure_graph_overhead(bb_session& s) {
   }
   std::nth_element(host.begin(), host.begin() + kReps / 2, host.end());
   s.launch_host_ns = host[kReps / 2];
-  s.overhead_measured = true;
 }
 
 void check_token(const bb_session& s, int64_t token, const std::string& where) {
@@ -528,19 +527,32 @@ bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n)
     if (session == nullptr || kvs == nullptr || n == nullptr) invalid("cuda_bricks session_get_metrics: NULL argument");
     bb_session& s = *session;
     use_device(*s.ctx);
-    if (!s.overhead_measured) measure_graph_overhead(s);
+    if (!s.overhead_measured) {
+      // A fact, not the session's work: when the measurement fails its keys are absent (unknown),
+      // and the call still answers (a generate cell fails on a metrics error).
+      s.overhead_measured = true;
+      try {
+        measure_graph_overhead(s);
+        s.overhead_known = true;
+      } catch (const std::exception& e) {
+        cudaGetLastError();
+        log_line(s.ctx->host, BB_LOG_WARN, std::string("cuda_bricks: graph overhead not measured: ") + e.what());
+      }
+    }
     const auto num = [](double v) { return std::to_string(static_cast<long long>(std::llround(v))); };
-    const std::pair<const char*, std::string> facts[] = {
+    std::vector<std::pair<const char*, std::string>> facts = {
         {"engine.decode_graph_nodes", std::to_string(s.decode_graph.nodes())},
         {"engine.generate_graph_nodes", std::to_string(s.generate_graph.nodes())},
         {"engine.pdl", pdl_enabled() ? "1" : "0"},
         {"engine.pdl_prefetch_bytes", std::to_string(pdl_enabled() ? pdl_prefetch_bytes() : 0)},
-        {"engine.empty_graph_replay_ns", num(s.empty_replay_ns)},
-        {"engine.graph_launch_host_ns", num(s.launch_host_ns)},
     };
+    if (s.overhead_known) {
+      facts.emplace_back("engine.empty_graph_replay_ns", num(s.empty_replay_ns));
+      facts.emplace_back("engine.graph_launch_host_ns", num(s.launch_host_ns));
+    }
     s.metric_text.clear();
     s.metrics.clear();
-    s.metric_text.reserve(2 * std::size(facts));
+    s.metric_text.reserve(2 * facts.size());
     for (const auto& [k, v] : facts) {
       s.metric_text.emplace_back(k);
       s.metric_text.push_back(v);

@@ -151,22 +151,6 @@ __device__ __forceinline__ void pdl_wait_then_release() {
   asm volatile("griddepcontrol.launch_dependents;" ::: "memory");
 }
 
-// Bytes per row of each plane (q, aux, sc, d) of a repacked matrix (kernel_api.h layouts); 0 = none.
-__device__ __forceinline__ void plane_row_bytes(const MatDesc& m, int64_t (&rb)[4]) {
-  rb[0] = rb[1] = rb[2] = rb[3] = 0;
-  const int64_t c = m.cols;
-  switch (m.type) {
-    case kTypeQ4_K: rb[0] = c / 256 * 144; break;
-    case kTypeQ6_K: rb[0] = c / 256 * 128; rb[1] = c / 256 * 64; rb[2] = c / 256 * 16; rb[3] = c / 256 * 2; break;
-    case kTypeQ8_0: rb[0] = c; rb[3] = c / 32 * 2; break;
-    case kTypeQ5_0: rb[0] = c / 2; rb[1] = c / 32 * 4; rb[3] = c / 32 * 2; break;
-    case kTypeQ4_0: rb[0] = c / 2; rb[3] = c / 32 * 2; break;
-    case kTypeF16: rb[0] = c * 2; break;
-    case kTypeF32: rb[0] = c * 4; break;
-    default: break;
-  }
-}
-
 // The whole block asks L2 for the first bytes of rows [r0, r1) of m, about `budget` bytes in all
 // (the same fraction of every row of every plane: the GEMV loops read all its rows from column 0
 // up). A hint: prefetch.global.L2 never faults and never fills L1, so it is safe on any bytes.
@@ -175,7 +159,7 @@ __device__ __forceinline__ void prefetch_rows_l2(const MatDesc& m, int r0, int r
   r1 = min(r1, static_cast<int>(m.rows));
   if (r1 <= r0) return;
   int64_t rb[4];
-  plane_row_bytes(m, rb);
+  plane_row_bytes(m.type, m.cols, rb);
   const int64_t per_row = rb[0] + rb[1] + rb[2] + rb[3];
   if (per_row <= 0) return;
   const float f = fminf(1.0f, static_cast<float>(budget) / static_cast<float>(per_row * (r1 - r0)));

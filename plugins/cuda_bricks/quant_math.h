@@ -42,6 +42,22 @@ BB_HD int unit_count(int type, int cols) {
   }
 }
 
+// Bytes per row of each plane (q, aux, sc, d) of a repacked matrix (kernel_api.h layouts); all 0 for
+// a type this plugin lacks. packed_sizes (repack.h) and the kernels' L2 prefetch both read it.
+BB_HD void plane_row_bytes(int type, int64_t cols, int64_t (&rb)[4]) {
+  rb[0] = rb[1] = rb[2] = rb[3] = 0;
+  switch (type) {
+    case kTypeF32: rb[0] = cols * 4; break;
+    case kTypeF16: rb[0] = cols * 2; break;
+    case kTypeQ4_K: rb[0] = cols / 256 * 144; break;
+    case kTypeQ6_K: rb[0] = cols / 256 * 128; rb[1] = cols / 256 * 64; rb[2] = cols / 256 * 16; rb[3] = cols / 256 * 2; break;
+    case kTypeQ8_0: rb[0] = cols / 32 * 32; rb[3] = cols / 32 * 2; break;
+    case kTypeQ5_0: rb[0] = cols / 32 * 16; rb[1] = cols / 32 * 4; rb[3] = cols / 32 * 2; break;
+    case kTypeQ4_0: rb[0] = cols / 32 * 16; rb[3] = cols / 32 * 2; break;
+    default: break;
+  }
+}
+
 // ---- integer helpers (dp4a, per-byte saturating subtract), with host twins for the test -------
 BB_HD int dp4a_s8(int a, int b, int c) {
 #if defined(__CUDA_ARCH__)

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernel_api.h"
+#include "quant_math.h"
 
 namespace bb::cuda_bricks {
 namespace {
@@ -57,42 +58,15 @@ std::string supported_types_list() {
 }
 
 PackedSizes packed_sizes(int32_t type, int64_t rows, int64_t cols) {
-  PackedSizes p;
+  if (!type_info(type)) throw std::invalid_argument("packed_sizes: type " + type_name(type) + " is not supported");
+  int64_t rb[4];
+  plane_row_bytes(type, cols, rb);
   const auto r = static_cast<uint64_t>(rows);
-  switch (type) {
-    case kTypeF32: p.q = r * static_cast<uint64_t>(cols) * 4; break;
-    case kTypeF16: p.q = r * static_cast<uint64_t>(cols) * 2; break;
-    case kTypeQ4_K: p.q = r * static_cast<uint64_t>(cols / 256) * 144; break;
-    case kTypeQ6_K: {
-      const uint64_t nb = r * static_cast<uint64_t>(cols / 256);
-      p.q = nb * 128;
-      p.aux = nb * 64;
-      p.sc = nb * 16;
-      p.d = nb * 2;
-      break;
-    }
-    case kTypeQ8_0: {
-      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
-      p.q = nb * 32;
-      p.d = nb * 2;
-      break;
-    }
-    case kTypeQ5_0: {
-      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
-      p.q = nb * 16;
-      p.aux = nb * 4;
-      p.d = nb * 2;
-      break;
-    }
-    case kTypeQ4_0: {
-      const uint64_t nb = r * static_cast<uint64_t>(cols / 32);
-      p.q = nb * 16;
-      p.d = nb * 2;
-      break;
-    }
-    default:
-      throw std::invalid_argument("packed_sizes: type " + type_name(type) + " is not supported");
-  }
+  PackedSizes p;
+  p.q = r * static_cast<uint64_t>(rb[0]);
+  p.aux = r * static_cast<uint64_t>(rb[1]);
+  p.sc = r * static_cast<uint64_t>(rb[2]);
+  p.d = r * static_cast<uint64_t>(rb[3]);
   return p;
 }
 

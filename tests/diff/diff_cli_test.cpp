@@ -7,6 +7,7 @@
 #include <rapidjson/document.h>
 
 #include <fstream>
+#include <iostream>
 #include <sstream>
 
 #include "report/result_json.h"
@@ -110,10 +111,15 @@ TEST_F(BenchDiffCli, ExportGbenchToAFile) {
 
 // A few A/A and power trials on this machine (the full sweep: scripts/diff-validation.py power).
 // BASE runs faulty without delay, NEW with qkv 10% slower; consecutive BASE runs are A/A pairs.
+// An A/A pair whose diff itself warns of a machine-wide change (most cells moved the same way by
+// more than the minimum effect: the CI machine's clock or load changed between the two runs, as on
+// the shared CI host once, 13 of 14 cells 5-10% slower at once) is the detector working as
+// documented, not a false alarm: it is logged, left out, and replaced by a fresh pair, at most 3
+// times, so a detector that flags everything still fails.
 TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
   test::ScopedEnv inner("BB_FAULTY_INNER", std::string(BRICKBENCH_SCALAR_REF));
-  const int trials = 3;
-  int detected = 0, aa_cells = 0, aa_flagged = 0;
+  const int trials = 3, wanted_pairs = 2, max_replaced = 3;
+  int detected = 0, aa_pairs = 0, aa_cells = 0, aa_flagged = 0, replaced = 0;
   std::string log;
   auto run = [&](const std::string& out, const std::string& mode) {
     test::ScopedEnv m("BB_FAULTY_MODE", mode);
@@ -127,12 +133,34 @@ TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
     doc->Parse(r.out.c_str());
     return doc;
   };
+  auto base_path = [&](int i) { return path("base" + std::to_string(i) + ".json"); };
+  // Judges the A/A pair (base i-1, base i); false when the diff warned of a machine-wide change.
+  auto judge_aa = [&](int i) {
+    auto aa = diff_json(base_path(i - 1), base_path(i));
+    EXPECT_FALSE(aa->HasParseError());
+    if (aa->HasParseError()) return true;
+    for (const auto& w : (*aa)["warnings"].GetArray()) {
+      if (std::string(w.GetString()).find("machine-wide change") != std::string::npos) {
+        log += "A/A pair " + std::to_string(i) + " left out: " + w.GetString() + "\n";
+        return false;
+      }
+    }
+    ++aa_pairs;
+    for (const auto& c : (*aa)["cells"].GetArray()) {
+      const std::string v = c["verdict"].GetString();
+      if (v == "only-in-base" || v == "only-in-new" || !c["gates"].GetBool()) continue;
+      ++aa_cells;
+      aa_flagged += v == "slower" || v == "faster";
+      if (v == "slower" || v == "faster")
+        log += "A/A pair " + std::to_string(i) + " flagged: " + c["id"].GetString() + " " + v + "\n";
+    }
+    return true;
+  };
   for (int t = 0; t < trials; ++t) {
-    const std::string base = path("base" + std::to_string(t) + ".json"),
-                      next = path("new" + std::to_string(t) + ".json");
-    run(base, "delay:qkv:0");
+    const std::string next = path("new" + std::to_string(t) + ".json");
+    run(base_path(t), "delay:qkv:0");
     run(next, "delay:qkv:0.10");
-    auto d = diff_json(base, next);
+    auto d = diff_json(base_path(t), next);
     ASSERT_FALSE(d->HasParseError());
     for (const auto& c : (*d)["cells"].GetArray()) {
       if (std::string(c["id"].GetString()) == "qkv" && std::string(c["backend"].GetString()) == "faulty") {
@@ -142,23 +170,19 @@ TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
                std::to_string(c["ratio"].GetDouble()) + "\n";
       }
     }
-    if (t > 0) {
-      auto aa = diff_json(path("base" + std::to_string(t - 1) + ".json"), base);
-      for (const auto& c : (*aa)["cells"].GetArray()) {
-        const std::string v = c["verdict"].GetString();
-        if (v == "only-in-base" || v == "only-in-new" || !c["gates"].GetBool()) continue;
-        ++aa_cells;
-        aa_flagged += v == "slower" || v == "faster";
-        if (v == "slower" || v == "faster")
-          log += std::string("A/A flagged: ") + c["id"].GetString() + " " + v + "\n";
-      }
-    }
+    if (t > 0 && !judge_aa(t)) ++replaced;
+  }
+  for (int i = trials; aa_pairs < wanted_pairs && i < trials + max_replaced; ++i) {
+    run(base_path(i), "delay:qkv:0");
+    if (!judge_aa(i)) ++replaced;
   }
   // Measured power at 10% is 100% (docs/VALIDATION.md); 2 of 3 leaves room for a bad minute on a
   // shared CI machine without letting a broken detector through.
   EXPECT_GE(detected, 2) << log;
-  EXPECT_EQ(aa_cells, 2 * 2 * 7) << log;  // 2 A/A diffs x 2 backends x 7 brick cells (not the ceiling probe)
-  EXPECT_LE(aa_flagged, 2) << log;        // <= 7%; measured 2-3% over hundreds of comparisons
+  ASSERT_EQ(aa_pairs, wanted_pairs) << "every A/A pair warned of a machine-wide change\n" << log;
+  EXPECT_EQ(aa_cells, wanted_pairs * 2 * 7) << log;  // 2 backends x 7 brick cells (not the ceiling probe)
+  EXPECT_LE(aa_flagged, 2) << log;                   // <= 7%; measured 2-3% over hundreds of comparisons
+  if (replaced > 0) std::cout << log;  // the left-out pairs, for whoever reads the CI log
 }
 
 }  // namespace

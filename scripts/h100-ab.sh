@@ -6,10 +6,16 @@
 # build-h100/ itself and the A/B is one of settings: H100_AB_A_ENV=NAME=VALUE is A's (e.g.
 # CUDA_BRICKS_PDL=0), B runs with the build's defaults. Steps, each time-boxed:
 #   facts      GPU, both BUILD_INFO.txt
-#   tests_B    B's kernel tests vs scalar_ref (cuda_bricks_plugin_test, every shape)
-#   synth      synthetic Q4_K_M models 0.5B, 1.5B, 7B (BRICKBENCH_CACHE_DIR)
+#   tests_B    B's kernel tests vs scalar_ref (cuda_bricks_plugin_test, every shape);
+#              H100_AB_SKIP_TESTS_B=1 leaves it out (when only settings of B are on trial)
+#   tests_TAG, memcheck_TAG  with H100_AB_TEST_ENVS (space-separated TAG:NAME=VALUE[,NAME=VALUE]):
+#              B's kernel tests, then memcheck at 0.5B shapes, with those settings (a kernel that
+#              only a setting selects is checked before its timings are believed)
+#   synth      synthetic Q4_K_M models 0.5B, 1.5B, 7B (BRICKBENCH_CACHE_DIR; H100_AB_SIZES="0.5b 3b"
+#              picks others)
 #   perf       `bench run` of configs/qwen{0.5b,1.5b,7b}.yaml as scripts/h100-run.sh's perf step
-#              makes them (cuda_bricks only, CV 2%, <= 4 s a cell), A then B per size
+#              makes them (cuda_bricks only, CV 2%, <= 4 s a cell), A then B per size (A alone when
+#              A and B are one build with the same settings: the variants are then the candidates)
 #   perf_SIZE_TAG  B again with one setting changed, per H100_AB_VARIANTS: space-separated
 #              SIZE:TAG:NAME=VALUE, e.g. "7b:P0:CUDA_BRICKS_PREFETCH=0" (default: the attention chunk
 #              floors of the 2026-11-26 run, CUDA_BRICKS_ATTN_MIN_CHUNK=16/64)
@@ -39,7 +45,7 @@ DRY=${H100_AB_DRY:-0}
 T0=$(date +%s)
 SUMMARY=$OUT/summary.txt
 export BRICKBENCH_CACHE_DIR=${BRICKBENCH_CACHE_DIR:-/tmp/brickbench-cache}
-SIZES=(0.5b 1.5b 7b)
+read -r -a SIZES <<<"${H100_AB_SIZES:-0.5b 1.5b 7b}"  # synthetic models made and timed
 # B variants: SIZE:TAG:NAME=VALUE (perf_SIZE_TAG steps, A/TAG tables in the summary).
 read -r -a VARIANTS <<<"${H100_AB_VARIANTS:-1.5b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16 1.5b:B64:CUDA_BRICKS_ATTN_MIN_CHUNK=64 7b:B16:CUDA_BRICKS_ATTN_MIN_CHUNK=16}"
 
@@ -88,9 +94,13 @@ facts() {
   echo "--- B: $B"; cat "$B/BUILD_INFO.txt"
 }
 
-tests() {  # tests BUILD TAG
+tests() {  # tests BUILD TAG [NAME=VALUE,...]
   use_build "$1"
-  "$1/tests/cuda_bricks_plugin_test" --gtest_output="json:$OUT/results/plugin_test-$2.json"
+  with_env "${3:-}"
+  # With settings: H100_AB_TEST_FILTER (a gtest filter, default all) narrows the suite to their kernels.
+  local filter='*'
+  [ -n "${3:-}" ] && filter=${H100_AB_TEST_FILTER:-*}
+  "$1/tests/cuda_bricks_plugin_test" --gtest_filter="$filter" --gtest_output="json:$OUT/results/plugin_test-$2.json"
 }
 
 synth() {
@@ -110,9 +120,12 @@ perf_config() {
   echo "$cfg"
 }
 
-# with_env [NAME=VALUE]: exports one variable (a variant of a build's defaults), when given.
+# with_env [NAME=VALUE[,NAME=VALUE...]]: exports the variables (a variant of a build's defaults).
 with_env() {
-  if [ -n "${1:-}" ]; then export "${1?}"; echo "env: $1"; fi
+  local kv
+  [ -n "${1:-}" ] || return 0
+  IFS=, read -r -a kvs <<<"$1"
+  for kv in "${kvs[@]}"; do export "${kv?}"; echo "env: $kv"; done
 }
 
 perf() {  # perf SIZE BUILD TAG [NAME=VALUE], e.g. CUDA_BRICKS_ATTN_MIN_CHUNK=16
@@ -179,14 +192,69 @@ YAML
   done
 }
 
-memcheck() {  # memcheck BUILD
+# Per-kernel device times of one decode token (the graph's kernel nodes, each profiled alone by
+# Nsight Compute: no PDL overlap, caches and clocks left as they are) at context CTX, SIZE's model.
+# Lands in ncu-decode-SIZE.csv; the summary gets the time per kernel kind and its share of a token.
+ncu_decode() {  # ncu_decode SIZE CTX
+  local m=$1 ctx=$2 ncu cfg=$OUT/configs/qwen$1-ncu-decode.yaml csv=$OUT/ncu-decode-$1.csv
+  ncu=$(command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-compute/*/ncu 2>/dev/null | head -1)
+  if [ -z "$ncu" ]; then echo "ncu not found: skipped"; return 0; fi
+  use_build "$B"
+  cat >"$cfg" <<YAML
+name: qwen2.5-coder-$m-ncu-decode
+model:
+  synthetic: {model: qwen2.5-coder-$m, quant: q4_k_m, seed: 1}
+backends: [cuda_bricks]
+reference: cuda_bricks
+protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 2, max_samples: 2, cv_target: 0.5,
+           max_seconds_per_cell: 30, seed: 42, order: sequential, cache: warm}
+bricks:
+  - {brick: decode, context: [$ctx]}
+YAML
+  # Only the decode's kernels (not the bandwidth probe's copy); 3 tokens' worth of nodes at most.
+  "$ncu" --target-processes all -k regex:'(gemv|gate_up|attention|embed|rms_norm|rope|quantize|advance)' \
+    --launch-count 600 --metrics gpu__time_duration.sum --cache-control none --clock-control none --csv \
+    "$B/bench" run "$cfg" --no-default-plugin-dirs --plugin-dir "$B/plugins" --out "$OUT/results/ncu-decode-$m.json" \
+    >"$csv" || return 1
+  python3 - "$csv" <<'PY'
+import csv, re, sys
+rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')) if len(r) > 10]
+head, rows = rows[0], rows[1:]
+ki, ni, vi, ui = head.index("Kernel Name"), head.index("Metric Name"), head.index("Metric Value"), head.index("Metric Unit")
+gi = head.index("Grid Size") if "Grid Size" in head else None
+seq = []
+for r in rows:
+    if r[ni] != "gpu__time_duration.sum":
+        continue
+    v = float(r[vi].replace(",", ""))
+    v = v / 1000.0 if r[ui] in ("nsecond", "ns") else v * 1000.0 if r[ui] in ("msecond", "ms") else v
+    k = re.search(r"([A-Za-z_0-9]+_kernel)(<.*?>)?\(", r[ki])
+    name = re.sub(r"\([^()]*\)", "", k.group(1) + (k.group(2) or "")) if k else r[ki][:60]
+    seq.append((name + (" " + r[gi].replace(" ", "") if gi is not None else ""), v))
+# One token: from the last embed_kernel back to the one before it.
+emb = [i for i, (n, _) in enumerate(seq) if n.startswith("embed")]
+tok = seq[emb[-2]:emb[-1]] if len(emb) >= 2 else seq
+tot = sum(v for _, v in tok)
+print(f"{len(seq)} kernels profiled; one token = {len(tok)} kernels, {tot:.1f} us of kernel time (serialized)")
+agg = {}
+for n, v in tok:
+    a = agg.setdefault(n, [0, 0.0])
+    a[0] += 1
+    a[1] += v
+for n, (c, v) in sorted(agg.items(), key=lambda kv: -kv[1][1]):
+    print(f"  {n[:60]:<60} x{c:<4} {v:9.1f} us {100 * v / tot:5.1f}%  {v / c:7.2f} us each")
+PY
+}
+
+memcheck() {  # memcheck BUILD [TAG [NAME=VALUE,...]]
   local cs=/usr/local/cuda/bin/compute-sanitizer
   use_build "$1"
+  with_env "${3:-}"
   [ -x "$cs" ] || cs=$(command -v compute-sanitizer || true)
   if [ -z "$cs" ]; then echo "compute-sanitizer not found: skipped"; return 0; fi
   CUDA_BRICKS_TEST_SHAPES=0.5B "$cs" --tool memcheck --error-exitcode 9 --print-limit 20 \
     "$1/tests/cuda_bricks_plugin_test" --gtest_filter='CudaVsRef.*:CudaSession.*' \
-    --gtest_output="json:$OUT/results/memcheck-B.json"
+    --gtest_output="json:$OUT/results/memcheck-${2:-B}.json"
 }
 
 # Per-cell medians (us) and tok/s of A and B side by side; B/A < 1 = B faster.
@@ -251,13 +319,20 @@ for b in "$A" "$B"; do
 done
 echo "h100-ab: $(date -u +%FT%TZ), budget ${BUDGET}s, A=$A${A_ENV:+ with $A_ENV} B=$B, variants: ${VARIANTS[*]}" | tee -a "$SUMMARY"
 step facts 20 facts
-step tests_B 200 tests "$B" B
+[ "${H100_AB_SKIP_TESTS_B:-0}" = 1 ] || step tests_B 200 tests "$B" B
+read -r -a TEST_ENVS <<<"${H100_AB_TEST_ENVS:-}"
+for v in "${TEST_ENVS[@]}"; do
+  IFS=: read -r tag env <<<"$v"
+  step "tests_$tag" 200 tests "$B" "$tag" "$env"
+  step "memcheck_$tag" 70 memcheck "$B" "$tag" "$env"
+done
 step synth 90 synth
 for m in "${SIZES[@]}"; do
   cap=50
   [ "$m" = 7b ] && cap=75
   step "perf_${m}_A" "$cap" perf "$m" "$A" A "$A_ENV"
-  step "perf_${m}_B" "$cap" perf "$m" "$B" B
+  # One build, defaults on both sides: B would be an A/A of A; the variants are the comparisons.
+  if [ "$A" != "$B" ] || [ -n "$A_ENV" ]; then step "perf_${m}_B" "$cap" perf "$m" "$B" B; fi
 done
 # B with another attention chunk floor (the 1.5B/7B attention@512 regression: 64-row chunks at
 # head_dim 128 were two serial block steps and few splits).
@@ -267,12 +342,21 @@ for v in "${VARIANTS[@]}"; do
   [ "$m" = 7b ] && cap=75
   step "perf_${m}_$tag" "$cap" perf "$m" "$B" "$tag" "$env"
 done
-step equiv_0.5b_B 80 equiv 0.5b "$B" B
-step equiv_1.5b_B 60 equiv 1.5b "$B" B
+if [ "${H100_AB_SKIP_EQUIV:-0}" != 1 ]; then  # =1: B's defaults are A's code (a settings trial)
+  step equiv_0.5b_B 80 equiv 0.5b "$B" B
+  step equiv_1.5b_B 60 equiv 1.5b "$B" B
+fi
 # Attention (ticket-merged split-KV, shared memory) is where races would be.
 step racecheck_B 75 racecheck "$B"
 step memcheck_B 70 memcheck "$B"
 [ "${H100_AB_NCU:-0}" = 1 ] && step ncu_B 120 ncu_probe
+# H100_AB_NCU_DECODE="1.5b:512 7b:512": per-kernel times of a decode token (ncu_decode).
+read -r -a NCU_DECODE <<<"${H100_AB_NCU_DECODE:-}"
+for v in "${NCU_DECODE[@]}"; do
+  IFS=: read -r m ctx <<<"$v"
+  step "ncu_decode_$m" 120 ncu_decode "$m" "$ctx"
+  tail -n +1 "$OUT/ncu_decode_$m.log" | grep -A40 "kernels profiled" >>"$SUMMARY"
+done
 {
   echo
   echo "================ A/B ($(date -u +%FT%TZ), $(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1), $(($(date +%s) - T0))s)"

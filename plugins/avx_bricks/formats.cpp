@@ -5,32 +5,6 @@
 
 namespace bb::avx {
 
-std::string type_name(int32_t type) {
-  switch (type) {
-    case BB_TYPE_F32: return "F32";
-    case BB_TYPE_F16: return "F16";
-    case BB_TYPE_Q4_0: return "Q4_0";
-    case BB_TYPE_Q4_1: return "Q4_1";
-    case BB_TYPE_Q5_0: return "Q5_0";
-    case BB_TYPE_Q5_1: return "Q5_1";
-    case BB_TYPE_Q8_0: return "Q8_0";
-    case BB_TYPE_Q8_1: return "Q8_1";
-    case BB_TYPE_Q2_K: return "Q2_K";
-    case BB_TYPE_Q3_K: return "Q3_K";
-    case BB_TYPE_Q4_K: return "Q4_K";
-    case BB_TYPE_Q5_K: return "Q5_K";
-    case BB_TYPE_Q6_K: return "Q6_K";
-    case BB_TYPE_Q8_K: return "Q8_K";
-    case BB_TYPE_I8: return "I8";
-    case BB_TYPE_I16: return "I16";
-    case BB_TYPE_I32: return "I32";
-    case BB_TYPE_I64: return "I64";
-    case BB_TYPE_F64: return "F64";
-    case BB_TYPE_BF16: return "BF16";
-    default: return "type#" + std::to_string(type);
-  }
-}
-
 float fp16_to_fp32(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
   uint32_t exp = (h >> 10) & 0x1Fu;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "brickbench/brick_abi.h"
+#include "../common/abi_util.h"
 
 namespace bb::avx {
 
@@ -58,7 +59,7 @@ inline TypeFacts type_facts(int32_t type) {
 }
 inline bool is_supported_weight_type(int32_t type) { return type_facts(type).block_elements > 0; }
 
-std::string type_name(int32_t type);  // "Q4_K", "type#N"
+using plugin_util::type_name;  // "Q4_K", "type#N" (plugins/common/abi_util.h)
 
 // IEEE binary16 <-> binary32 in portable C++ (the SIMD paths use F16C).
 float fp16_to_fp32(uint16_t h);

@@ -9,20 +9,14 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brickbench/brick_abi.h"
-#include "../common/abi_util.h"
+#include "../common/plugin_glue.h"
 #include "kernels.h"
 #include "ops.h"
 #include "thread_pool.h"
-
-// Trivially destructible on purpose: the static out-of-memory error must need no code at load or unload
-// (this library may be an AVX-512 build that the host loads, probes and unloads on a CPU without it).
-struct bb_error {
-  int32_t status;
-  const char* message;  // NUL-terminated; owned (malloc) unless this is the static error
-};
 
 struct bb_context {
   const bb_host_api* host = nullptr;
@@ -31,73 +25,43 @@ struct bb_context {
 
 namespace bb::avx::glue {
 
-class AbiError : public std::runtime_error {
- public:
-  AbiError(bb_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  bb_status status() const { return status_; }
+// The shared ABI glue (plugins/common/plugin_glue.h), with this plugin's name in every message.
+extern plugin_util::PluginId g_plugin;
+inline constexpr const char* kName = "avx_bricks";
 
- private:
-  bb_status status_;
-};
+using plugin_util::AbiError;
+using plugin_util::Cancelled;
+using plugin_util::check_cancel;
+using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
+using plugin_util::is_compact;
+using plugin_util::log_line;
+using plugin_util::op_name;
+using plugin_util::shape_string;
+using plugin_util::TensorCheck;
 
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("cancelled by the host") {}
-};
+// Messages here name the plugin first: invalid("gemv: ...") reads "avx_bricks gemv: ...".
+[[noreturn]] inline void invalid(const std::string& m) { plugin_util::invalid("avx_bricks " + m); }
+[[noreturn]] inline void unsupported(const std::string& m) { plugin_util::unsupported("avx_bricks " + m); }
 
-[[noreturn]] inline void invalid(const std::string& m) { throw AbiError(BB_INVALID_ARGUMENT, "avx_bricks " + m); }
-[[noreturn]] inline void unsupported(const std::string& m) { throw AbiError(BB_UNSUPPORTED, "avx_bricks " + m); }
-
-bb_error* make_error(int32_t status, const std::string& message) noexcept;
-void destroy_error(bb_error* error) noexcept;
+inline bb_error* make_error(int32_t status, const std::string& message) noexcept {
+  return plugin_util::make_error(g_plugin, status, message);
+}
+inline void destroy_error(bb_error* error) noexcept { plugin_util::destroy_error(g_plugin, error); }
 
 template <typename Body>
 bb_error* guarded(const char* where, Body&& body) noexcept {
-  try {
-    body();
-    return nullptr;
-  } catch (const AbiError& e) {
-    return make_error(e.status(), e.what());
-  } catch (const Cancelled&) {
-    return make_error(BB_CANCELLED, std::string("avx_bricks ") + where + ": cancelled by the host");
-  } catch (const std::bad_alloc&) {
-    return make_error(BB_OUT_OF_MEMORY, std::string("avx_bricks ") + where + ": out of memory");
-  } catch (const std::exception& e) {
-    return make_error(BB_INTERNAL, std::string("avx_bricks ") + where + ": internal error: " + e.what());
-  } catch (...) {
-    return make_error(BB_INTERNAL, std::string("avx_bricks ") + where + ": internal error (unknown exception)");
-  }
+  return plugin_util::guarded(g_plugin, where, std::forward<Body>(body));
 }
-
-using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
-using plugin_util::is_compact;
-using plugin_util::op_name;
-using plugin_util::shape_string;
-inline void check_cancel(const volatile int32_t* flag) {
-  if (flag != nullptr && *flag != 0) throw Cancelled();
-}
-using plugin_util::log_line;
 
 template <typename T>
 void require_struct_size(const T* p, size_t needed, const std::string& where, const char* what) {
-  if (p == nullptr) invalid(where + ": " + what + " is NULL");
-  if (p->struct_size < needed)
-    invalid(where + ": " + what + "->struct_size " + std::to_string(p->struct_size) + " is smaller than the " +
-            std::to_string(needed) + " bytes of ABI v1.0");
+  plugin_util::require_struct_size(kName, p, needed, where, what);
 }
 
-struct TensorCheck {
-  std::string label;           // "qkv: weight 'wk' (set 2)"
-  std::vector<int64_t> shape;  // expected, outermost first
-  bool need_data = true;
-};
-void check_layout(const bb_tensor& t, const TensorCheck& c);
 // A matrix (2-D) or vector (1-D, one row) of a supported weight type with exact nbytes.
 QMatrix check_weight(const bb_tensor& t, const TensorCheck& c);
 // A 1-D weight (norm, bias) dequantized to F32.
 std::vector<float> weight_vector(const bb_tensor& t, const TensorCheck& c);
-void check_activation(const bb_tensor& t, const TensorCheck& c, int32_t type);
-void check_kv_cache(const bb_tensor& t, const TensorCheck& c);
 LayerShape layer_shape_of(const bb_model_dims* dims, const std::string& where);
 
 bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out);

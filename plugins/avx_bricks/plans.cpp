@@ -16,116 +16,21 @@ namespace {
 namespace av = bb::avx;
 namespace glue = bb::avx::glue;
 
-enum class SlotKind { kMatrix, kVector, kF32, kI32, kI8, kKCache, kVCache };
+using bb::plugin_util::OpSpec;
+using bb::plugin_util::SlotKind;
+using bb::plugin_util::SlotSpec;
 
-struct SlotSpec {
-  const char* role;
-  SlotKind kind;
-  std::vector<int64_t> shape;
-};
-
-struct OpSpec {
-  std::vector<SlotSpec> weights, inputs, outputs;
-};
-
-std::vector<int64_t> sizing_shape(const bb_tensor* array, int32_t count, int32_t index, int32_t ndim,
-                                  const std::string& where) {
-  if (array == nullptr) glue::invalid(where + ": the array is NULL");
-  if (index >= count) glue::invalid(where + ": missing");
-  const bb_tensor& t = array[index];
-  if (t.struct_size < offsetof(bb_tensor, strides)) glue::invalid(where + ": struct_size too small");
-  if (t.ndim != ndim)
-    glue::invalid(where + ": ndim " + std::to_string(t.ndim) + " but the op needs " + std::to_string(ndim));
-  std::vector<int64_t> shape(t.shape, t.shape + ndim);
-  for (int64_t d : shape)
-    if (d <= 0) glue::invalid(where + ": shape " + glue::shape_string(t.shape, ndim) + " has an empty dimension");
-  return shape;
-}
-
+// The op's slots at the plan's shape (plugins/common/plugin_glue.h).
 OpSpec op_spec(const bb_plan_desc& d, const av::LayerShape& s) {
-  const std::string op = glue::op_name(d.op);
-  const int64_t e = s.n_embd, h = s.q_width(), k = s.kv_width(), f = s.n_ff;
-  using K = SlotKind;
-  switch (d.op) {
-    case BB_OP_COPY: {
-      const int64_t n = sizing_shape(d.inputs, d.n_inputs, 0, 1, op + ": input 'src'")[0];
-      return {{}, {{"src", K::kI8, {n}}}, {{"dst", K::kI8, {n}}}};
-    }
-    case BB_OP_GEMV: {
-      if (d.n_weights_per_set < 1) glue::invalid("gemv: n_weights_per_set must be 1 (W)");
-      const auto w = sizing_shape(d.weights, d.n_weights_per_set * d.n_weight_sets, 0, 2, "gemv: weight 'W'");
-      return {{{"W", K::kMatrix, {w[0], w[1]}}}, {{"x", K::kF32, {w[1]}}}, {{"y", K::kF32, {w[0]}}}};
-    }
-    case BB_OP_RMS_NORM:
-      return {{{"g", K::kVector, {e}}}, {{"x", K::kF32, {e}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_QKV:
-      return {{{"wq", K::kMatrix, {h, e}},
-               {"bq", K::kVector, {h}},
-               {"wk", K::kMatrix, {k, e}},
-               {"bk", K::kVector, {k}},
-               {"wv", K::kMatrix, {k, e}},
-               {"bv", K::kVector, {k}}},
-              {{"x", K::kF32, {e}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"v", K::kF32, {k}}}};
-    case BB_OP_ROPE:
-      return {{},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"pos", K::kI32, {1}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}}};
-    case BB_OP_ATTENTION: {
-      const int64_t l = sizing_shape(d.inputs, d.n_inputs, 1, 2, "attention: input 'k_cache'")[0];
-      return {{},
-              {{"q", K::kF32, {h}}, {"k_cache", K::kKCache, {l, k}}, {"v_cache", K::kVCache, {l, k}}},
-              {{"o", K::kF32, {h}}}};
-    }
-    case BB_OP_O_PROJ:
-      return {{{"wo", K::kMatrix, {e, h}}}, {{"a", K::kF32, {h}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_FFN:
-      return {{{"gate", K::kMatrix, {f, e}}, {"up", K::kMatrix, {f, e}}, {"down", K::kMatrix, {e, f}}},
-              {{"x", K::kF32, {e}}},
-              {{"y", K::kF32, {e}}}};
-    case BB_OP_LAYER: {
-      const int64_t c = sizing_shape(d.inputs, d.n_inputs, 2, 2, "layer: input 'k_cache'")[0];
-      return {{{"attn_norm", K::kVector, {e}},
-               {"wq", K::kMatrix, {h, e}},
-               {"bq", K::kVector, {h}},
-               {"wk", K::kMatrix, {k, e}},
-               {"bk", K::kVector, {k}},
-               {"wv", K::kMatrix, {k, e}},
-               {"bv", K::kVector, {k}},
-               {"wo", K::kMatrix, {e, h}},
-               {"ffn_norm", K::kVector, {e}},
-               {"gate", K::kMatrix, {f, e}},
-               {"up", K::kMatrix, {f, e}},
-               {"down", K::kMatrix, {e, f}}},
-              {{"x", K::kF32, {e}}, {"pos", K::kI32, {1}}, {"k_cache", K::kKCache, {c, k}}, {"v_cache", K::kVCache, {c, k}}},
-              {{"y", K::kF32, {e}}}};
-    }
-    default:
-      break;
-  }
-  throw std::logic_error("op_spec: op not handled");
-}
-
-std::string role_list(const std::vector<SlotSpec>& specs) {
-  std::string s;
-  for (const SlotSpec& spec : specs) s += (s.empty() ? "" : ", ") + std::string(spec.role);
-  return s.empty() ? "none" : s;
+  return bb::plugin_util::op_spec(glue::kName, d, {s.n_embd, s.q_width(), s.kv_width(), s.n_ff});
 }
 
 void check_count(const std::string& op, const char* what, int32_t given, const std::vector<SlotSpec>& specs) {
-  if (given != static_cast<int32_t>(specs.size()))
-    glue::invalid(op + ": " + std::to_string(given) + " " + what + " but the op takes " + std::to_string(specs.size()) +
-                  " (" + role_list(specs) + ")");
+  bb::plugin_util::check_count(glue::kName, op.c_str(), what, given, specs);
 }
 
 std::string label(const std::string& op, const char* what, const char* role, int64_t set = -1) {
-  std::string s = op + ": " + what + " '" + role + "'";
-  if (set >= 0) s += " (set " + std::to_string(set) + ")";
-  return s;
-}
-
-int32_t activation_type(SlotKind kind) {
-  return kind == SlotKind::kI32 ? BB_TYPE_I32 : kind == SlotKind::kI8 ? BB_TYPE_I8 : BB_TYPE_F32;
+  return bb::plugin_util::label(op.c_str(), what, role, set);
 }
 
 // One weight set: matrices in place, vectors as F32 copies, in the op's order.
@@ -167,12 +72,7 @@ namespace bb::avx::glue {
 namespace {
 
 void check_slot(const bb_tensor& t, const SlotSpec& spec, const std::string& lbl, bool need_data) {
-  TensorCheck c{lbl, spec.shape, need_data};
-  if (spec.kind == SlotKind::kKCache || spec.kind == SlotKind::kVCache) {
-    check_kv_cache(t, c);
-  } else {
-    check_activation(t, c, activation_type(spec.kind));
-  }
+  plugin_util::check_slot(kName, t, spec, lbl, need_data);
 }
 
 void bind_set(bb_plan& p, const bb_tensor* tensors, int32_t set) {
@@ -478,7 +378,7 @@ bb_error* plan_read_outputs(bb_plan* plan, int32_t n_outputs, bb_tensor* outputs
     if (!p.has_outputs) invalid(p.name + ": plan_read_outputs before a successful plan_run");
     for (size_t i = 0; i < p.spec.outputs.size(); ++i) {
       const SlotSpec& s = p.spec.outputs[i];
-      check_io(p, i, s, outputs[i], activation_type(s.kind), "output");
+      check_io(p, i, s, outputs[i], plugin_util::activation_type(s.kind), "output");
     }
     for (size_t i = 0; i < p.spec.outputs.size(); ++i) {
       const SlotSpec& s = p.spec.outputs[i];

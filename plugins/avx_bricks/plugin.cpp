@@ -83,11 +83,8 @@ constexpr bb_kv kBuildInfo[] = {
     {"plugin_version", AVX_BRICKS_VERSION},
 };
 
-int32_t error_status(const bb_error* error) { return error == nullptr ? BB_OK : error->status; }
-const char* error_message(const bb_error* error) {
-  if (error == nullptr) return "";
-  return error->message;
-}
+using bb::plugin_util::error_message;  // plugins/common/plugin_glue.h
+using bb::plugin_util::error_status;
 void error_destroy(bb_error* error) { glue::destroy_error(error); }
 
 bb_error* get_capabilities(const bb_capability** caps, size_t* n_caps) {

@@ -1,10 +1,11 @@
-// Small helpers every plugin of this repository needs at the C ABI boundary, written once: op names
-// for messages, shape strings, the host's cancel flag and log callback, the compact-layout test.
+// Small helpers every plugin of this repository needs at the C ABI boundary, written once: op and
+// type names for messages, shape strings, the host's cancel flag and log callback, the compact-layout test.
 // Header-only and inline on purpose: no static initializers and no instruction-set flags of its own
 // (avx_bricks' AVX-512 build must load and probe on a CPU without AVX-512), and nothing to link.
 #pragma once
 
 #include <cstdint>
+#include <stdexcept>
 #include <string>
 
 #include "brickbench/brick_abi.h"
@@ -29,6 +30,33 @@ inline const char* op_name(int32_t op) {
   }
 }
 
+// "Q4_K", "F32", "I8", ...: every bb_type by name; "type#N" for others.
+inline std::string type_name(int32_t type) {
+  switch (type) {
+    case BB_TYPE_F32: return "F32";
+    case BB_TYPE_F16: return "F16";
+    case BB_TYPE_Q4_0: return "Q4_0";
+    case BB_TYPE_Q4_1: return "Q4_1";
+    case BB_TYPE_Q5_0: return "Q5_0";
+    case BB_TYPE_Q5_1: return "Q5_1";
+    case BB_TYPE_Q8_0: return "Q8_0";
+    case BB_TYPE_Q8_1: return "Q8_1";
+    case BB_TYPE_Q2_K: return "Q2_K";
+    case BB_TYPE_Q3_K: return "Q3_K";
+    case BB_TYPE_Q4_K: return "Q4_K";
+    case BB_TYPE_Q5_K: return "Q5_K";
+    case BB_TYPE_Q6_K: return "Q6_K";
+    case BB_TYPE_Q8_K: return "Q8_K";
+    case BB_TYPE_I8: return "I8";
+    case BB_TYPE_I16: return "I16";
+    case BB_TYPE_I32: return "I32";
+    case BB_TYPE_I64: return "I64";
+    case BB_TYPE_F64: return "F64";
+    case BB_TYPE_BF16: return "BF16";
+    default: return "type#" + std::to_string(type);
+  }
+}
+
 // "[2, 3]": at most BB_MAX_DIMS entries.
 inline std::string shape_string(const int64_t* shape, int32_t ndim) {
   std::string s = "[";
@@ -43,6 +71,16 @@ inline std::string shape_string(const int64_t* shape, int32_t ndim) {
 inline const volatile int32_t* cancel_flag_of(const bb_host_api* host) {
   if (host == nullptr || !BB_HAS_FIELD(host, bb_host_api, cancel_flag)) return nullptr;
   return host->cancel_flag;
+}
+
+// The host raised its cancel flag: thrown between units of work, reported as BB_CANCELLED by the
+// plugin's guarded entry points (plugin_glue.h).
+class Cancelled : public std::runtime_error {
+ public:
+  Cancelled() : std::runtime_error("cancelled by the host") {}
+};
+inline void check_cancel(const volatile int32_t* flag) {
+  if (flag != nullptr && *flag != 0) throw Cancelled();
 }
 
 // One line through the host's log callback, when it has one.

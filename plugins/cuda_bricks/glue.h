@@ -8,47 +8,35 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brickbench/brick_abi.h"
-#include "../common/abi_util.h"
-
-struct bb_error {
-  int32_t status;
-  std::string message;
-};
+#include "../common/plugin_glue.h"
 
 namespace bb::cuda_bricks {
 
-class AbiError : public std::runtime_error {
- public:
-  AbiError(bb_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  bb_status status() const { return status_; }
+// The shared ABI glue (plugins/common/plugin_glue.h), with this plugin's name in every message.
+extern plugin_util::PluginId g_plugin;
+inline constexpr const char* kName = "cuda_bricks";
+// What check_layout says of a device tensor: this plugin takes host tensors and uploads them itself.
+inline constexpr const char* kHostMemoryNote = "cuda_bricks takes host tensors (CPU or CUDA_HOST) and uploads them itself";
 
- private:
-  bb_status status_;
-};
+using plugin_util::AbiError;
+using plugin_util::invalid;
+using plugin_util::unsupported;
+using plugin_util::TensorCheck;
+using plugin_util::element_bytes;
 
-[[noreturn]] inline void invalid(const std::string& m) { throw AbiError(BB_INVALID_ARGUMENT, m); }
-[[noreturn]] inline void unsupported(const std::string& m) { throw AbiError(BB_UNSUPPORTED, m); }
+inline bb_error* make_error(int32_t status, const std::string& message) noexcept {
+  return plugin_util::make_error(g_plugin, status, message);
+}
+inline void destroy_error(bb_error* error) noexcept { plugin_util::destroy_error(g_plugin, error); }
 
-bb_error* make_error(int32_t status, const std::string& message) noexcept;
-void destroy_error(bb_error* error) noexcept;
-
+// Device allocations fail through cuda_check's AbiError; a std::bad_alloc is the host's.
 template <typename Body>
 bb_error* guarded(const char* where, Body&& body) noexcept {
-  try {
-    body();
-    return nullptr;
-  } catch (const AbiError& e) {
-    return make_error(e.status(), e.what());
-  } catch (const std::bad_alloc&) {
-    return make_error(BB_OUT_OF_MEMORY, std::string("cuda_bricks ") + where + ": out of host memory");
-  } catch (const std::exception& e) {
-    return make_error(BB_INTERNAL, std::string("cuda_bricks ") + where + ": internal error: " + e.what());
-  } catch (...) {
-    return make_error(BB_INTERNAL, std::string("cuda_bricks ") + where + ": internal error (unknown exception)");
-  }
+  return plugin_util::guarded(g_plugin, where, std::forward<Body>(body), "out of host memory");
 }
 
 // Throws AbiError(DEVICE_ERROR, or OUT_OF_MEMORY for allocation failures) naming the call and where.
@@ -64,26 +52,16 @@ using plugin_util::log_line;
 
 template <typename T>
 void require_struct_size(const T* p, size_t needed, const std::string& where, const char* what) {
-  if (p == nullptr) invalid("cuda_bricks " + where + ": " + what + " is NULL");
-  if (p->struct_size < needed) {
-    invalid("cuda_bricks " + where + ": " + what + "->struct_size " + std::to_string(p->struct_size) +
-            " is smaller than the " + std::to_string(needed) + " bytes of ABI v1.0");
-  }
+  plugin_util::require_struct_size(kName, p, needed, where, what);
 }
 
 // Checks of host tensors (the host passes host memory: CPU or CUDA_HOST).
-struct TensorCheck {
-  std::string label;            // "qkv: weight 'wk' (set 2)"
-  std::vector<int64_t> shape;   // expected, outermost first
-  bool need_data = true;
-};
-void check_layout(const bb_tensor& t, const TensorCheck& c);
+inline void check_layout(const bb_tensor& t, const TensorCheck& c) {
+  plugin_util::check_layout(kName, t, c, kHostMemoryNote);
+}
 // A matrix (or 1-D weight) of a type this plugin runs, rows a whole number of blocks and of 32
 // elements, exact nbytes.
 void check_weight(const bb_tensor& t, const TensorCheck& c);
-void check_activation(const bb_tensor& t, const TensorCheck& c, int32_t type);
-void check_kv_cache(const bb_tensor& t, const TensorCheck& c);
-uint64_t element_bytes(int32_t type);
 
 // Validated model dims of one layer.
 struct LayerDims {

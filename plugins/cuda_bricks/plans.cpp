@@ -22,128 +22,24 @@ namespace {
 
 constexpr int kGraphBatch = 8;
 
-enum class SlotKind { kWeight, kVector, kF32, kI32, kI8, kKvCache };
+using plugin_util::activation_type;
+using plugin_util::is_kv_cache;
+using plugin_util::label;
+using plugin_util::OpSpec;
+using plugin_util::SlotKind;
+using plugin_util::SlotSpec;
 
-struct SlotSpec {
-  const char* role;
-  SlotKind kind;
-  std::vector<int64_t> shape;
-};
-
-struct OpSpec {
-  std::vector<SlotSpec> weights;
-  std::vector<SlotSpec> inputs;
-  std::vector<SlotSpec> outputs;
-};
-
-std::string label(const char* op, const char* what, const char* role, int64_t index = -1) {
-  std::string s = std::string(op) + ": " + what + " '" + role + "'";
-  if (index >= 0) s += " (set " + std::to_string(index) + ")";
-  return s;
-}
-
-std::vector<int64_t> sizing_shape(const bb_tensor* array, int32_t count, int32_t index, int32_t ndim, const char* op,
-                                  const char* what, const char* role) {
-  const std::string where = std::string("cuda_bricks ") + op + ": " + what + " '" + role + "'";
-  if (array == nullptr) invalid(where + ": the array is NULL");
-  if (index >= count) invalid(where + ": missing");
-  const bb_tensor& t = array[index];
-  if (t.struct_size < offsetof(bb_tensor, strides)) invalid(where + ": struct_size too small");
-  if (t.ndim != ndim) invalid(where + ": ndim " + std::to_string(t.ndim) + " but the op needs " + std::to_string(ndim));
-  std::vector<int64_t> shape(t.shape, t.shape + ndim);
-  for (int64_t d : shape)
-    if (d <= 0) invalid(where + ": shape " + shape_string(t.shape, ndim) + " has an empty dimension");
-  return shape;
-}
-
+// The op's slots at the plan's dims (plugins/common/plugin_glue.h).
 OpSpec op_spec(const bb_plan_desc& d, const LayerDims& s) {
-  const char* op = op_name(d.op);
-  const int64_t e = s.n_embd, h = s.q_width(), k = s.kv_width(), f = s.n_ff;
-  using K = SlotKind;
-  switch (d.op) {
-    case BB_OP_COPY: {
-      const int64_t n = sizing_shape(d.inputs, d.n_inputs, 0, 1, op, "input", "src")[0];
-      return {{}, {{"src", K::kI8, {n}}}, {{"dst", K::kI8, {n}}}};
-    }
-    case BB_OP_GEMV: {
-      if (d.n_weights_per_set < 1) invalid("cuda_bricks gemv: the op takes 1 weight (W) per set");
-      const auto w = sizing_shape(d.weights, d.n_weights_per_set * d.n_weight_sets, 0, 2, op, "weight", "W");
-      return {{{"W", K::kWeight, {w[0], w[1]}}}, {{"x", K::kF32, {w[1]}}}, {{"y", K::kF32, {w[0]}}}};
-    }
-    case BB_OP_RMS_NORM:
-      return {{{"g", K::kVector, {e}}}, {{"x", K::kF32, {e}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_QKV:
-      return {{{"wq", K::kWeight, {h, e}},
-               {"bq", K::kVector, {h}},
-               {"wk", K::kWeight, {k, e}},
-               {"bk", K::kVector, {k}},
-               {"wv", K::kWeight, {k, e}},
-               {"bv", K::kVector, {k}}},
-              {{"x", K::kF32, {e}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"v", K::kF32, {k}}}};
-    case BB_OP_ROPE:
-      return {{},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"pos", K::kI32, {1}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}}};
-    case BB_OP_ATTENTION: {
-      const int64_t l = sizing_shape(d.inputs, d.n_inputs, 1, 2, op, "input", "k_cache")[0];
-      return {{},
-              {{"q", K::kF32, {h}}, {"k_cache", K::kKvCache, {l, k}}, {"v_cache", K::kKvCache, {l, k}}},
-              {{"o", K::kF32, {h}}}};
-    }
-    case BB_OP_O_PROJ:
-      return {{{"wo", K::kWeight, {e, h}}}, {{"a", K::kF32, {h}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_FFN:
-      return {{{"gate", K::kWeight, {f, e}}, {"up", K::kWeight, {f, e}}, {"down", K::kWeight, {e, f}}},
-              {{"x", K::kF32, {e}}},
-              {{"y", K::kF32, {e}}}};
-    case BB_OP_LAYER: {
-      const int64_t c = sizing_shape(d.inputs, d.n_inputs, 2, 2, op, "input", "k_cache")[0];
-      return {{{"attn_norm", K::kVector, {e}},
-               {"wq", K::kWeight, {h, e}},
-               {"bq", K::kVector, {h}},
-               {"wk", K::kWeight, {k, e}},
-               {"bk", K::kVector, {k}},
-               {"wv", K::kWeight, {k, e}},
-               {"bv", K::kVector, {k}},
-               {"wo", K::kWeight, {e, h}},
-               {"ffn_norm", K::kVector, {e}},
-               {"gate", K::kWeight, {f, e}},
-               {"up", K::kWeight, {f, e}},
-               {"down", K::kWeight, {e, f}}},
-              {{"x", K::kF32, {e}}, {"pos", K::kI32, {1}}, {"k_cache", K::kKvCache, {c, k}}, {"v_cache", K::kKvCache, {c, k}}},
-              {{"y", K::kF32, {e}}}};
-    }
-    default:
-      break;
-  }
-  throw std::logic_error("op_spec: op not handled");
-}
-
-std::string role_list(const std::vector<SlotSpec>& specs) {
-  std::string s;
-  for (const SlotSpec& spec : specs) s += (s.empty() ? "" : ", ") + std::string(spec.role);
-  return s.empty() ? "none" : s;
+  return plugin_util::op_spec(kName, d, {s.n_embd, s.q_width(), s.kv_width(), s.n_ff});
 }
 
 void check_count(const char* op, const char* what, int32_t given, const std::vector<SlotSpec>& specs) {
-  if (given != static_cast<int32_t>(specs.size())) {
-    invalid(std::string("cuda_bricks ") + op + ": " + std::to_string(given) + " " + what + " but the op takes " +
-            std::to_string(specs.size()) + " (" + role_list(specs) + ")");
-  }
-}
-
-int32_t activation_type(SlotKind kind) {
-  return kind == SlotKind::kI32 ? BB_TYPE_I32 : kind == SlotKind::kI8 ? BB_TYPE_I8 : BB_TYPE_F32;
+  plugin_util::check_count(kName, op, what, given, specs);
 }
 
 void check_slot(const bb_tensor& t, const SlotSpec& spec, const std::string& lbl, bool need_data) {
-  TensorCheck c{lbl, spec.shape, need_data};
-  if (spec.kind == SlotKind::kKvCache) {
-    check_kv_cache(t, c);
-  } else {
-    check_activation(t, c, activation_type(spec.kind));
-  }
+  plugin_util::check_slot(kName, t, spec, lbl, need_data, kHostMemoryNote);
 }
 
 int64_t elements(const std::vector<int64_t>& shape) {
@@ -212,7 +108,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
     const SlotSpec& sp = p.spec.inputs[i];
     p.in_type.push_back(d.inputs[i].type);
     const uint64_t bytes = static_cast<uint64_t>(elements(sp.shape)) *
-                           element_bytes(sp.kind == SlotKind::kKvCache ? d.inputs[i].type : activation_type(sp.kind));
+                           element_bytes(is_kv_cache(sp.kind) ? d.inputs[i].type : activation_type(sp.kind));
     p.in_bytes.push_back(bytes);
     p.in_off.push_back(a.reserve(bytes));
     p.quantize_in.push_back(-1);

@@ -126,8 +126,8 @@ const BuildInfo& build_info() {
   return info;
 }
 
-int32_t error_status(const bb_error* error) { return error == nullptr ? BB_OK : error->status; }
-const char* error_message(const bb_error* error) { return error == nullptr ? "" : error->message.c_str(); }
+using plugin_util::error_message;  // plugins/common/plugin_glue.h
+using plugin_util::error_status;
 void error_destroy(bb_error* error) { destroy_error(error); }
 
 bb_error* get_capabilities(const bb_capability** caps, size_t* n_caps) {

@@ -35,6 +35,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/plugin_glue.h"
 #include "brickbench/brick_abi.h"
 #include "http.h"
 #include "ollama_api.h"
@@ -42,11 +43,6 @@
 #ifndef OLLAMA_CLIENT_VERSION
 #define OLLAMA_CLIENT_VERSION "0.0.0"
 #endif
-
-struct bb_error {
-  int32_t status;
-  std::string message;
-};
 
 namespace {
 
@@ -59,38 +55,17 @@ using Clock = std::chrono::steady_clock;
 
 const bb_host_api* g_host = nullptr;
 
-class AbiError : public std::runtime_error {
- public:
-  AbiError(bb_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  bb_status status() const { return status_; }
-
- private:
-  bb_status status_;
-};
+// The shared ABI glue (plugins/common/plugin_glue.h), with this plugin's name in its messages.
+constinit bb::plugin_util::PluginId g_plugin{"ollama_client", {BB_OUT_OF_MEMORY, "ollama_client: out of memory"}};
+using bb::plugin_util::AbiError;
 
 bb_error* make_error(int32_t status, const std::string& message) noexcept {
-  static bb_error oom{BB_OUT_OF_MEMORY, "ollama_client: out of memory"};
-  try {
-    return new bb_error{status, message};
-  } catch (...) {
-    return &oom;
-  }
+  return bb::plugin_util::make_error(g_plugin, status, message);
 }
 
 template <typename Body>
 bb_error* guarded(const char* where, Body&& body) noexcept {
-  try {
-    body();
-    return nullptr;
-  } catch (const AbiError& e) {
-    return make_error(e.status(), e.what());
-  } catch (const std::bad_alloc&) {
-    return make_error(BB_OUT_OF_MEMORY, std::string("ollama_client ") + where + ": out of memory");
-  } catch (const std::exception& e) {
-    return make_error(BB_INTERNAL, std::string("ollama_client ") + where + ": internal error: " + e.what());
-  } catch (...) {
-    return make_error(BB_INTERNAL, std::string("ollama_client ") + where + ": internal error");
-  }
+  return bb::plugin_util::guarded(g_plugin, where, std::forward<Body>(body));
 }
 
 void log(int32_t level, const std::string& msg) {
@@ -189,11 +164,9 @@ struct bb_session {
 
 namespace {
 
-int32_t error_status(const bb_error* e) { return e ? e->status : BB_OK; }
-const char* error_message(const bb_error* e) { return e ? e->message.c_str() : ""; }
-void error_destroy(bb_error* e) {
-  if (e && e->status != BB_OUT_OF_MEMORY) delete e;
-}
+using bb::plugin_util::error_message;
+using bb::plugin_util::error_status;
+void error_destroy(bb_error* e) { bb::plugin_util::destroy_error(g_plugin, e); }
 
 const bb_capability kCaps[] = {
     {sizeof(bb_capability), BB_OP_GENERATE, BB_TYPE_ANY, BB_CAP_DEVICE_TIME},

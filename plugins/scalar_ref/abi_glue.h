@@ -10,14 +10,8 @@
 #include <vector>
 
 #include "brickbench/brick_abi.h"
-#include "../common/abi_util.h"
+#include "../common/plugin_glue.h"
 #include "forward.h"
-
-// The ABI's opaque error: made here, freed by error_destroy.
-struct bb_error {
-  int32_t status;
-  std::string message;
-};
 
 // One per backend instance; scalar_ref is single-threaded, so a context only remembers the host.
 struct bb_context {
@@ -26,77 +20,48 @@ struct bb_context {
 
 namespace bb::scalar_ref::glue {
 
-// An error with its ABI status, thrown inside the plugin and turned into a bb_error at the boundary.
-class AbiError : public std::runtime_error {
- public:
-  AbiError(bb_status status, const std::string& message) : std::runtime_error(message), status_(status) {}
-  bb_status status() const { return status_; }
+// The shared ABI glue (plugins/common/plugin_glue.h), with this plugin's name in every message.
+extern plugin_util::PluginId g_plugin;
+inline constexpr const char* kName = "scalar_ref";
 
- private:
-  bb_status status_;
-};
-
-[[noreturn]] inline void invalid(const std::string& message) { throw AbiError(BB_INVALID_ARGUMENT, message); }
-[[noreturn]] inline void unsupported(const std::string& message) { throw AbiError(BB_UNSUPPORTED, message); }
-
-// Never throws: under memory exhaustion it hands out a static OUT_OF_MEMORY error.
-bb_error* make_error(int32_t status, const std::string& message) noexcept;
-void destroy_error(bb_error* error) noexcept;
-
-template <typename Body>
-bb_error* guarded(const char* where, Body&& body) noexcept {
-  try {
-    body();
-    return nullptr;
-  } catch (const AbiError& e) {
-    return make_error(e.status(), e.what());
-  } catch (const Cancelled&) {
-    return make_error(BB_CANCELLED, std::string("scalar_ref ") + where + ": cancelled by the host");
-  } catch (const std::bad_alloc&) {
-    return make_error(BB_OUT_OF_MEMORY, std::string("scalar_ref ") + where + ": out of memory");
-  } catch (const std::exception& e) {
-    return make_error(BB_INTERNAL, std::string("scalar_ref ") + where + ": internal error: " + e.what());
-  } catch (...) {
-    return make_error(BB_INTERNAL,
-                      std::string("scalar_ref ") + where + ": internal error (unknown exception)");
-  }
-}
-
-using plugin_util::op_name;  // plugins/common/abi_util.h
+using plugin_util::AbiError;
+using plugin_util::invalid;
+using plugin_util::unsupported;
+using plugin_util::op_name;
 using plugin_util::shape_string;
-std::string supported_types_list();  // "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K"
-
-// The host's cancel flag, or null when the host has none.
 using plugin_util::cancel_flag_of;
 using plugin_util::is_compact;
+using plugin_util::TensorCheck;
+using plugin_util::element_bytes;
+
+inline bb_error* make_error(int32_t status, const std::string& message) noexcept {
+  return plugin_util::make_error(g_plugin, status, message);
+}
+inline void destroy_error(bb_error* error) noexcept { plugin_util::destroy_error(g_plugin, error); }
+
+// Runs an entry point's body; the math library's own Cancelled (forward.h) is the host's cancel.
+template <typename Body>
+bb_error* guarded(const char* where, Body&& body) noexcept {
+  return plugin_util::guarded(g_plugin, where, [&] {
+    try {
+      body();
+    } catch (const Cancelled&) {
+      throw plugin_util::Cancelled();
+    }
+  });
+}
+
+std::string supported_types_list();  // "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K"
 
 // Checks that a struct written by the host covers every field this plugin reads.
 template <typename T>
 void require_struct_size(const T* p, size_t needed, const std::string& where, const char* what) {
-  if (p == nullptr) invalid("scalar_ref " + where + ": " + what + " is NULL");
-  if (p->struct_size < needed) {
-    invalid("scalar_ref " + where + ": " + what + "->struct_size " + std::to_string(p->struct_size) +
-            " is smaller than the " + std::to_string(needed) + " bytes of ABI v1.0");
-  }
+  plugin_util::require_struct_size(kName, p, needed, where, what);
 }
 
-// What a tensor must be. `label` names it in messages, e.g. "qkv: weight 'wk' (set 2)".
-struct TensorCheck {
-  std::string label;
-  std::vector<int64_t> shape;  // expected, outermost first
-  bool need_data = true;       // false for descriptors (data may be NULL)
-};
-
-// Common checks of any tensor: struct_size, CPU-accessible, compact, the expected ndim and shape.
-void check_layout(const bb_tensor& t, const TensorCheck& c);
 // A weight of any dequantizable type (UNSUPPORTED otherwise) with exact nbytes; returns its Matrix
 // (a 1-D weight is one row).
 Matrix check_weight(const bb_tensor& t, const TensorCheck& c);
-// An activation of a fixed type (F32, I32, I8) with exact nbytes when data is present.
-void check_activation(const bb_tensor& t, const TensorCheck& c, int32_t type);
-// A KV cache tensor [rows, width], F32 or F16 (UNSUPPORTED otherwise).
-void check_kv_cache(const bb_tensor& t, const TensorCheck& c);
-uint64_t element_bytes(int32_t type);  // F32 4, F16 2, I32 4, I8 1
 
 // Validated model hyperparameters.
 LayerShape layer_shape_of(const bb_model_dims* dims, const std::string& where);

@@ -17,20 +17,10 @@ namespace {
 namespace sr = bb::scalar_ref;
 namespace glue = bb::scalar_ref::glue;
 
-enum class SlotKind { kWeight, kF32, kI32, kI8, kKCache, kVCache };
-
-// One tensor of the op's convention: its role name, kind and shape.
-struct SlotSpec {
-  const char* role;
-  SlotKind kind;
-  std::vector<int64_t> shape;
-};
-
-struct OpSpec {
-  std::vector<SlotSpec> weights;  // per set
-  std::vector<SlotSpec> inputs;
-  std::vector<SlotSpec> outputs;
-};
+using bb::plugin_util::label;
+using bb::plugin_util::OpSpec;
+using bb::plugin_util::SlotKind;
+using bb::plugin_util::SlotSpec;
 
 // An input or output buffer the plan owns.
 struct Slot {
@@ -41,123 +31,13 @@ struct Slot {
   std::vector<int8_t> i8;
 };
 
-int32_t activation_type(SlotKind kind) {
-  switch (kind) {
-    case SlotKind::kI32:
-      return BB_TYPE_I32;
-    case SlotKind::kI8:
-      return BB_TYPE_I8;
-    default:
-      return BB_TYPE_F32;
-  }
-}
-
-std::string label(const char* op, const char* what, const char* role, int64_t index = -1) {
-  std::string s = std::string(op) + ": " + what + " '" + role + "'";
-  if (index >= 0) s += " (set " + std::to_string(index) + ")";
-  return s;
-}
-
-// Reads the leading dims of a host tensor that sizes the op (GEMV's W, COPY's src, a KV cache)
-// after checking the tensor can be read at all.
-std::vector<int64_t> sizing_shape(const bb_tensor* array, int32_t count, int32_t index, int32_t ndim,
-                                  const char* op, const char* what, const char* role) {
-  const std::string where = std::string("scalar_ref ") + op + ": " + what + " '" + role + "'";
-  if (array == nullptr) glue::invalid(where + ": the array is NULL");
-  if (index >= count) glue::invalid(where + ": missing");
-  const bb_tensor& t = array[index];
-  if (t.struct_size < offsetof(bb_tensor, strides)) glue::invalid(where + ": struct_size too small");
-  if (t.ndim != ndim) {
-    glue::invalid(where + ": ndim " + std::to_string(t.ndim) + " but the op needs " + std::to_string(ndim));
-  }
-  std::vector<int64_t> shape(t.shape, t.shape + ndim);
-  for (int64_t d : shape) {
-    if (d <= 0)
-      glue::invalid(where + ": shape " + glue::shape_string(t.shape, ndim) + " has an empty dimension");
-  }
-  return shape;
-}
-
+// The op's slots at the plan's shape (plugins/common/plugin_glue.h).
 OpSpec op_spec(const bb_plan_desc& d, const sr::LayerShape& s) {
-  const char* op = glue::op_name(d.op);
-  const int64_t e = s.n_embd, h = s.q_width(), k = s.kv_width(), f = s.n_ff;
-  using K = SlotKind;
-  switch (d.op) {
-    case BB_OP_COPY: {
-      const int64_t n = sizing_shape(d.inputs, d.n_inputs, 0, 1, op, "input", "src")[0];
-      return {{}, {{"src", K::kI8, {n}}}, {{"dst", K::kI8, {n}}}};
-    }
-    case BB_OP_GEMV: {
-      if (d.n_weights_per_set < 1)
-        glue::invalid("scalar_ref gemv: n_weights_per_set " + std::to_string(d.n_weights_per_set) +
-                      " but the op takes 1 weight (W)");
-      const auto w = sizing_shape(d.weights, d.n_weights_per_set * d.n_weight_sets, 0, 2, op, "weight", "W");
-      return {{{"W", K::kWeight, {w[0], w[1]}}}, {{"x", K::kF32, {w[1]}}}, {{"y", K::kF32, {w[0]}}}};
-    }
-    case BB_OP_RMS_NORM:
-      return {{{"g", K::kWeight, {e}}}, {{"x", K::kF32, {e}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_QKV:
-      return {{{"wq", K::kWeight, {h, e}},
-               {"bq", K::kWeight, {h}},
-               {"wk", K::kWeight, {k, e}},
-               {"bk", K::kWeight, {k}},
-               {"wv", K::kWeight, {k, e}},
-               {"bv", K::kWeight, {k}}},
-              {{"x", K::kF32, {e}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"v", K::kF32, {k}}}};
-    case BB_OP_ROPE:
-      return {{},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}, {"pos", K::kI32, {1}}},
-              {{"q", K::kF32, {h}}, {"k", K::kF32, {k}}}};
-    case BB_OP_ATTENTION: {
-      const int64_t l = sizing_shape(d.inputs, d.n_inputs, 1, 2, op, "input", "k_cache")[0];
-      return {{},
-              {{"q", K::kF32, {h}}, {"k_cache", K::kKCache, {l, k}}, {"v_cache", K::kVCache, {l, k}}},
-              {{"o", K::kF32, {h}}}};
-    }
-    case BB_OP_O_PROJ:
-      return {{{"wo", K::kWeight, {e, h}}}, {{"a", K::kF32, {h}}}, {{"y", K::kF32, {e}}}};
-    case BB_OP_FFN:
-      return {{{"gate", K::kWeight, {f, e}}, {"up", K::kWeight, {f, e}}, {"down", K::kWeight, {e, f}}},
-              {{"x", K::kF32, {e}}},
-              {{"y", K::kF32, {e}}}};
-    case BB_OP_LAYER: {
-      const int64_t c = sizing_shape(d.inputs, d.n_inputs, 2, 2, op, "input", "k_cache")[0];
-      return {{{"attn_norm", K::kWeight, {e}},
-               {"wq", K::kWeight, {h, e}},
-               {"bq", K::kWeight, {h}},
-               {"wk", K::kWeight, {k, e}},
-               {"bk", K::kWeight, {k}},
-               {"wv", K::kWeight, {k, e}},
-               {"bv", K::kWeight, {k}},
-               {"wo", K::kWeight, {e, h}},
-               {"ffn_norm", K::kWeight, {e}},
-               {"gate", K::kWeight, {f, e}},
-               {"up", K::kWeight, {f, e}},
-               {"down", K::kWeight, {e, f}}},
-              {{"x", K::kF32, {e}},
-               {"pos", K::kI32, {1}},
-               {"k_cache", K::kKCache, {c, k}},
-               {"v_cache", K::kVCache, {c, k}}},
-              {{"y", K::kF32, {e}}}};
-    }
-    default:
-      break;
-  }
-  throw std::logic_error("op_spec: op not handled");
-}
-
-std::string role_list(const std::vector<SlotSpec>& specs) {
-  std::string s;
-  for (const SlotSpec& spec : specs) s += (s.empty() ? "" : ", ") + std::string(spec.role);
-  return s.empty() ? "none" : s;
+  return bb::plugin_util::op_spec(glue::kName, d, {s.n_embd, s.q_width(), s.kv_width(), s.n_ff});
 }
 
 void check_count(const char* op, const char* what, int32_t given, const std::vector<SlotSpec>& specs) {
-  if (given != static_cast<int32_t>(specs.size())) {
-    glue::invalid(std::string("scalar_ref ") + op + ": " + std::to_string(given) + " " + what +
-                  " but the op takes " + std::to_string(specs.size()) + " (" + role_list(specs) + ")");
-  }
+  bb::plugin_util::check_count(glue::kName, op, what, given, specs);
 }
 
 }  // namespace
@@ -181,12 +61,7 @@ namespace bb::scalar_ref::glue {
 namespace {
 
 void check_slot(const bb_tensor& t, const SlotSpec& spec, const std::string& lbl, bool need_data) {
-  TensorCheck c{lbl, spec.shape, need_data};
-  if (spec.kind == SlotKind::kKCache || spec.kind == SlotKind::kVCache) {
-    check_kv_cache(t, c);
-  } else {
-    check_activation(t, c, activation_type(spec.kind));
-  }
+  plugin_util::check_slot(kName, t, spec, lbl, need_data);
 }
 
 // A host tensor passed to write/read must match the descriptor given at plan_create.
@@ -322,7 +197,8 @@ bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out) 
             cache->ensure_rows(specs[i].shape[0]);
             break;
           }
-          case SlotKind::kWeight:
+          case SlotKind::kMatrix:
+          case SlotKind::kVector:
             break;
         }
         slots.push_back(std::move(slot));
@@ -376,7 +252,8 @@ bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* in
         case SlotKind::kVCache:
           plan->v_cache->write_raw(0, slot.spec.shape[0], src);
           break;
-        case SlotKind::kWeight:
+        case SlotKind::kMatrix:
+        case SlotKind::kVector:
           break;
       }
     }

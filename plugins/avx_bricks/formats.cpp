@@ -5,54 +5,6 @@
 
 namespace bb::avx {
 
-float fp16_to_fp32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u);
-  } else if (exp != 0) {
-    bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400u) == 0);
-    mant &= 0x3FFu;
-    exp = static_cast<uint32_t>(127 - 15 - e);
-    bits = sign | (exp << 23) | (mant << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
-
-uint16_t fp32_to_fp16(float f) {
-  const uint32_t x = std::bit_cast<uint32_t>(f);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  const uint32_t abs = x & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u | ((abs >> 13) & 0x3FFu));
-  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);
-  if (abs >= 0x38800000u) {
-    const uint32_t r = abs - 0x38000000u;
-    uint32_t half = r >> 13;
-    const uint32_t rem = r & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  const uint32_t e = abs >> 23;
-  if (e < 102) return sign;
-  const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
-  const uint32_t shift = 126 - e;
-  uint32_t half = m >> shift;
-  const uint32_t rem = m & ((1u << shift) - 1u);
-  const uint32_t halfway = 1u << (shift - 1);
-  if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
-  return static_cast<uint16_t>(sign | half);
-}
-
 void dequantize_row(int32_t type, const void* src, float* y, int64_t n) {
   const TypeFacts f = type_facts(type);
   if (f.block_elements == 0 || n % f.block_elements != 0)

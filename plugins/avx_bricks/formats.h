@@ -9,6 +9,7 @@
 
 #include "brickbench/brick_abi.h"
 #include "../common/abi_util.h"
+#include "../common/half.h"
 
 namespace bb::avx {
 
@@ -61,9 +62,9 @@ inline bool is_supported_weight_type(int32_t type) { return type_facts(type).blo
 
 using plugin_util::type_name;  // "Q4_K", "type#N" (plugins/common/abi_util.h)
 
-// IEEE binary16 <-> binary32 in portable C++ (the SIMD paths use F16C).
-float fp16_to_fp32(uint16_t h);
-uint16_t fp32_to_fp16(float f);  // round to nearest even
+// IEEE binary16 <-> binary32 in portable C++ (plugins/common/half.h; the SIMD paths use F16C).
+inline float fp16_to_fp32(uint16_t h) { return half::to_float(h); }
+inline uint16_t fp32_to_fp16(float f) { return half::from_float(f); }  // round to nearest even
 
 inline uint16_t load_u16(const void* p) {
   uint16_t v;

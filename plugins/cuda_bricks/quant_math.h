@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../common/half.h"
 #include "kernel_api.h"
 
 #if defined(__CUDACC__)
@@ -90,28 +91,7 @@ BB_HD float half_to_float(uint16_t h) {
 #if defined(__CUDA_ARCH__)
   return __half2float(__ushort_as_half(h));
 #else
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400u) == 0);
-    mant &= 0x3FFu;
-    bits = sign | (static_cast<uint32_t>(112 - e) << 23) | (mant << 13);
-  }
-  float f;
-  __builtin_memcpy(&f, &bits, 4);
-  return f;
+  return ::bb::half::to_float(h);  // plugins/common/half.h
 #endif
 }
 

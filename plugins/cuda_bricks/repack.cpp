@@ -4,6 +4,8 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
+
+#include "../common/half.h"
 #include <vector>
 
 #include "kernel_api.h"
@@ -129,52 +131,9 @@ void repack(int32_t type, int64_t rows, int64_t cols, const void* src_v, uint8_t
   }
 }
 
-uint16_t float_to_half(float f) {
-  const uint32_t x = std::bit_cast<uint32_t>(f);
-  const auto sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  const uint32_t abs = x & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) return static_cast<uint16_t>(sign | 0x7E00u | ((abs >> 13) & 0x3FFu));
-  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);
-  if (abs >= 0x38800000u) {
-    const uint32_t r = abs - 0x38000000u;
-    uint32_t half = r >> 13;
-    const uint32_t rem = r & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  const uint32_t e = abs >> 23;
-  if (e < 102) return sign;
-  const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
-  const uint32_t shift = 126 - e;
-  uint32_t half = m >> shift;
-  const uint32_t rem = m & ((1u << shift) - 1u);
-  const uint32_t halfway = 1u << (shift - 1);
-  if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
-  return static_cast<uint16_t>(sign | half);
-}
+uint16_t float_to_half(float f) { return ::bb::half::from_float(f); }
 
-float half_to_float_host(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0x1F) {
-    bits = sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u);
-  } else if (exp != 0) {
-    bits = sign | ((exp + 112) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400u) == 0);
-    mant &= 0x3FFu;
-    bits = sign | (static_cast<uint32_t>(112 - e) << 23) | (mant << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
+float half_to_float_host(uint16_t h) { return ::bb::half::to_float(h); }
 
 void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim) {
   if (head_dim <= 0 || plane == nullptr || bytes == 0) return;

@@ -5,6 +5,8 @@
 #include <stdexcept>
 #include <string>
 
+#include "../common/half.h"
+
 static_assert(std::endian::native == std::endian::little, "GGUF data is little-endian; so is this reader");
 
 namespace bb::scalar_ref {
@@ -223,59 +225,9 @@ std::optional<uint64_t> row_bytes(int32_t type, int64_t n) {
   return static_cast<uint64_t>(n / f->block_elements) * static_cast<uint64_t>(f->block_bytes);
 }
 
-float fp16_to_fp32(uint16_t h) {
-  const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
-  uint32_t exp = (h >> 10) & 0x1Fu;
-  uint32_t mant = h & 0x3FFu;
-  uint32_t bits;
-  if (exp == 0x1F) {
-    // inf keeps a zero mantissa; a NaN keeps its payload and comes out quiet, as F16C's
-    // vcvtph2ps and ARM's fcvt do.
-    bits = sign | 0x7F800000u | (mant << 13) | (mant != 0 ? 0x00400000u : 0u);
-  } else if (exp != 0) {
-    bits = sign | ((exp + (127 - 15)) << 23) | (mant << 13);
-  } else if (mant == 0) {
-    bits = sign;
-  } else {
-    // Subnormal: value = mant * 2^-24; normalize so the leading 1 becomes the implicit bit.
-    int e = -1;
-    do {
-      ++e;
-      mant <<= 1;
-    } while ((mant & 0x400u) == 0);
-    mant &= 0x3FFu;
-    exp = static_cast<uint32_t>(127 - 15 - e);
-    bits = sign | (exp << 23) | (mant << 13);
-  }
-  return std::bit_cast<float>(bits);
-}
+float fp16_to_fp32(uint16_t h) { return half::to_float(h); }
 
-uint16_t fp32_to_fp16(float f) {
-  const uint32_t x = std::bit_cast<uint32_t>(f);
-  const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
-  const uint32_t abs = x & 0x7FFFFFFFu;
-  if (abs > 0x7F800000u) {  // NaN: keep the top payload bits, make it quiet
-    return static_cast<uint16_t>(sign | 0x7E00u | ((abs >> 13) & 0x3FFu));
-  }
-  if (abs >= 0x477FF000u) return static_cast<uint16_t>(sign | 0x7C00u);  // >= 65520 rounds to inf
-  if (abs >= 0x38800000u) {  // normal half (>= 2^-14): rebias, round the 13 dropped bits to even
-    const uint32_t r = abs - 0x38000000u;
-    uint32_t half = r >> 13;
-    const uint32_t rem = r & 0x1FFFu;
-    if (rem > 0x1000u || (rem == 0x1000u && (half & 1u))) ++half;
-    return static_cast<uint16_t>(sign | half);
-  }
-  const uint32_t e = abs >> 23;
-  if (e < 102) return sign;  // below 2^-25: rounds to zero
-  // Subnormal half: value / 2^-24 = m >> (126 - e), rounded to nearest even.
-  const uint32_t m = (abs & 0x7FFFFFu) | 0x800000u;
-  const uint32_t shift = 126 - e;
-  uint32_t half = m >> shift;
-  const uint32_t rem = m & ((1u << shift) - 1u);
-  const uint32_t halfway = 1u << (shift - 1);
-  if (rem > halfway || (rem == halfway && (half & 1u))) ++half;
-  return static_cast<uint16_t>(sign | half);
-}
+uint16_t fp32_to_fp16(float f) { return half::from_float(f); }
 
 float bf16_to_fp32(uint16_t h) { return std::bit_cast<float>(static_cast<uint32_t>(h) << 16); }
 

@@ -355,7 +355,7 @@ read -r -a NCU_DECODE <<<"${H100_AB_NCU_DECODE:-}"
 for v in "${NCU_DECODE[@]}"; do
   IFS=: read -r m ctx <<<"$v"
   step "ncu_decode_$m" 120 ncu_decode "$m" "$ctx"
-  tail -n +1 "$OUT/ncu_decode_$m.log" | grep -A40 "kernels profiled" >>"$SUMMARY"
+  grep -A40 "kernels profiled" "$OUT/ncu_decode_$m.log" >>"$SUMMARY"
 done
 {
   echo

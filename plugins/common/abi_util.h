@@ -5,10 +5,10 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 
 #include "brickbench/brick_abi.h"
+#include "cancel.h"  // Cancelled, check_cancel
 
 namespace bb::plugin_util {
 
@@ -71,16 +71,6 @@ inline std::string shape_string(const int64_t* shape, int32_t ndim) {
 inline const volatile int32_t* cancel_flag_of(const bb_host_api* host) {
   if (host == nullptr || !BB_HAS_FIELD(host, bb_host_api, cancel_flag)) return nullptr;
   return host->cancel_flag;
-}
-
-// The host raised its cancel flag: thrown between units of work, reported as BB_CANCELLED by the
-// plugin's guarded entry points (plugin_glue.h).
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("cancelled by the host") {}
-};
-inline void check_cancel(const volatile int32_t* flag) {
-  if (flag != nullptr && *flag != 0) throw Cancelled();
 }
 
 // One line through the host's log callback, when it has one.

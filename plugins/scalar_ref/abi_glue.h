@@ -7,6 +7,7 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "brickbench/brick_abi.h"
@@ -39,16 +40,9 @@ inline bb_error* make_error(int32_t status, const std::string& message) noexcept
 }
 inline void destroy_error(bb_error* error) noexcept { plugin_util::destroy_error(g_plugin, error); }
 
-// Runs an entry point's body; the math library's own Cancelled (forward.h) is the host's cancel.
 template <typename Body>
 bb_error* guarded(const char* where, Body&& body) noexcept {
-  return plugin_util::guarded(g_plugin, where, [&] {
-    try {
-      body();
-    } catch (const Cancelled&) {
-      throw plugin_util::Cancelled();
-    }
-  });
+  return plugin_util::guarded(g_plugin, where, std::forward<Body>(body));
 }
 
 std::string supported_types_list();  // "F32, F16, BF16, Q4_0, Q5_0, Q8_0, Q4_K, Q5_K, Q6_K"

@@ -27,11 +27,11 @@ void decode_token(const ModelWeights& w, const ModelShape& s, ModelKvCache& kv, 
   std::vector<float> x = w.token_embd.dequantize_row(token);
   std::vector<float> y(e);
   for (int32_t l = 0; l < s.n_layer; ++l) {
-    if (cancel_flag != nullptr && *cancel_flag != 0) throw Cancelled();
+    check_cancel(cancel_flag);
     layer(w.layers[l], s.layer, x.data(), pos, kv.k[l], kv.v[l], y.data());
     x.swap(y);
   }
-  if (cancel_flag != nullptr && *cancel_flag != 0) throw Cancelled();
+  check_cancel(cancel_flag);
   std::vector<float> xn(e);
   rms_norm(x.data(), w.output_norm, e, s.layer.rms_eps, xn.data());
   gemv(w.output, xn.data(), logits);

@@ -5,6 +5,7 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../common/cancel.h"
 #include "ops.h"
 
 namespace bb::scalar_ref {
@@ -29,11 +30,9 @@ struct ModelKvCache {
   std::vector<KvCache> k, v;
 };
 
-// Thrown when the host's cancel flag is seen between layers.
-class Cancelled : public std::runtime_error {
- public:
-  Cancelled() : std::runtime_error("cancelled by the host") {}
-};
+// Thrown when the host's cancel flag is seen between layers (plugins/common/cancel.h).
+using plugin_util::Cancelled;
+using plugin_util::check_cancel;
 
 // Decodes `token` at `pos` (rows 0..pos-1 of the cache are the history; row pos is written) and
 // writes n_vocab logits. cancel_flag may be null; when it reads non-zero between layers the call

@@ -280,7 +280,7 @@ bb_error* plan_run(bb_plan* plan, bb_run_args* args) {
       invalid(std::string("scalar_ref ") + op + ": plan_run before plan_write_inputs");
     plan->has_outputs = false;
     for (int64_t i = 0; i < args->iterations; ++i) {
-      if (plan->cancel_flag != nullptr && *plan->cancel_flag != 0) throw Cancelled();
+      check_cancel(plan->cancel_flag);
       run_once(*plan, (args->weight_set_begin + i) % plan->n_weight_sets);
     }
     plan->has_outputs = true;

@@ -516,10 +516,6 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
   });
 }
 
-}  // namespace bb::cuda_bricks
-
-namespace bb::cuda_bricks {
-
 // engine.* facts (ABI 1.1 session_get_metrics): the graphs' sizes, whether kernels overlap through
 // PDL, and the graph's own cost (measure_graph_overhead), measured once.
 bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n) {

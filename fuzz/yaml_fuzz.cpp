@@ -3,11 +3,12 @@
 // nothing else escapes (a yaml-cpp exception or std::out_of_range would reach `bench` as an
 // internal error, exit 3, instead of a usage error). A loaded experiment must also serialize
 // (canonical_json, experiment_hash) and answer protocol_for/tolerance queries. scripts/fuzz.sh runs it.
+#include <stdlib.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <stdlib.h>
 #include <exception>
 #include <string>
 
@@ -25,7 +26,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     // base_dir "/nonexistent": a model.gguf in the input resolves there, so the run never depends
     // on what files the fuzzing machine happens to have.
-    bb::config::Experiment e = bb::config::load_experiment_from_string(text, "fuzz.yaml", "/nonexistent-fuzz-base");
+    bb::config::Experiment e =
+        bb::config::load_experiment_from_string(text, "fuzz.yaml", "/nonexistent-fuzz-base");
     (void)bb::config::canonical_json(e);
     (void)bb::config::experiment_hash(e);
     for (const auto& b : e.backends) {

@@ -3,7 +3,7 @@
 # times: it asks apt only for what is missing. Needs root (or sudo).
 set -euo pipefail
 
-pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates
+pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates ccache
       libboost-dev libboost-program-options-dev libboost-filesystem-dev
       libyaml-cpp-dev rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
       chromium fonts-dejavu-core)  # headless Chromium: the HTML report test (tests/diff/html_report_test)

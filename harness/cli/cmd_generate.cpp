@@ -1,7 +1,6 @@
 // bench generate: greedy decode of token ids through any backend that offers `decode`; optionally
 // writes the logits in the oracle's layout, or checks them against llama.cpp's answers.
 #include <boost/program_options.hpp>
-
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -54,26 +53,29 @@ int cmd_generate(const std::vector<std::string>& args) {
   plugin::SearchPaths paths;
 
   po::options_description opts(
-      "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n 12]\n"
+      "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n "
+      "12]\n"
       "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
       "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
       "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
       "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
       "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions");
-  opts.add_options()("help,h", "this help")
-      ("model", po::value(&model_path), "a Qwen2 GGUF file")
-      ("synthetic", po::value(&synthetic), "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")
-      ("quant", po::value(&quant)->default_value(quant), "quant mix of the synthetic model")
-      ("seed", po::value(&seed)->default_value(seed), "seed of the synthetic model")
-      ("backend", po::value(&backend)->default_value(backend), "plugin name (see bench plugins)")
-      ("tokens", po::value(&tokens_text)->default_value(tokens_text), "comma-separated prompt token ids")
-      ("n", po::value(&n)->default_value(n), "greedy tokens to generate")
-      ("ctx", po::value(&n_ctx)->default_value(0), "KV cache positions (0 = prompt + n)")
-      ("threads", po::value(&threads)->default_value(0), "backend threads (0 = the backend decides)")
-      ("logits-out", po::value(&logits_out), "write the logits JSON here")
-      ("check-against", po::value(&check_against), "an oracle *.logits.json to check against")
-      ("max-nmse", po::value(&max_nmse), "bound for --check-against (default: 5e-6 for f32/f16 models, 2e-3 otherwise)")
-      ("min-top1", po::value(&min_top1), "bound for --check-against (default: 1.0 for f32/f16, 0.85 otherwise)");
+  opts.add_options()("help,h", "this help")("model", po::value(&model_path), "a Qwen2 GGUF file")(
+      "synthetic", po::value(&synthetic),
+      "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")(
+      "quant", po::value(&quant)->default_value(quant), "quant mix of the synthetic model")(
+      "seed", po::value(&seed)->default_value(seed), "seed of the synthetic model")(
+      "backend", po::value(&backend)->default_value(backend), "plugin name (see bench plugins)")(
+      "tokens", po::value(&tokens_text)->default_value(tokens_text), "comma-separated prompt token ids")(
+      "n", po::value(&n)->default_value(n), "greedy tokens to generate")(
+      "ctx", po::value(&n_ctx)->default_value(0), "KV cache positions (0 = prompt + n)")(
+      "threads", po::value(&threads)->default_value(0), "backend threads (0 = the backend decides)")(
+      "logits-out", po::value(&logits_out), "write the logits JSON here")(
+      "check-against", po::value(&check_against), "an oracle *.logits.json to check against")(
+      "max-nmse", po::value(&max_nmse),
+      "bound for --check-against (default: 5e-6 for f32/f16 models, 2e-3 otherwise)")(
+      "min-top1", po::value(&min_top1),
+      "bound for --check-against (default: 1.0 for f32/f16, 0.85 otherwise)");
   add_plugin_options(opts, paths);
 
   std::vector<int32_t> prompt;
@@ -122,7 +124,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   }
   for (int32_t t : prompt)
     if (t >= model.dims.n_vocab) {
-      std::cerr << "bench generate: token " << t << " is outside the vocabulary of " << model.dims.n_vocab << "\n";
+      std::cerr << "bench generate: token " << t << " is outside the vocabulary of " << model.dims.n_vocab
+                << "\n";
       return kExitUsage;
     }
 
@@ -130,7 +133,8 @@ int cmd_generate(const std::vector<std::string>& args) {
   registry.discover(paths);
   auto plugin = registry.find(backend);
   if (!plugin) {
-    std::cerr << "bench generate: backend '" << backend << "' is not available: " << registry.why_unavailable(backend)
+    std::cerr << "bench generate: backend '" << backend
+              << "' is not available: " << registry.why_unavailable(backend)
               << "\n(bench plugins lists what was found)\n";
     return kExitUsage;
   }
@@ -165,17 +169,21 @@ int cmd_generate(const std::vector<std::string>& args) {
         if (t.type != BB_TYPE_F32 && t.type != BB_TYPE_F16 && t.type != BB_TYPE_BF16) float_model = false;
       if (max_nmse < 0) max_nmse = float_model ? 5e-6 : 2e-3;
       if (min_top1 < 0) min_top1 = float_model ? 1.0 : 0.85;
-      bool pass = agreement.non_finite == 0 && agreement.nmse <= max_nmse && agreement.top1_agreement >= min_top1;
-      std::printf("check %s vs %s: %d positions, NMSE %.3g (bound %.3g), top-1 %.1f%% (bound %.1f%%), max |err| %.3g%s: %s\n",
-                  backend.c_str(), check_against.c_str(), agreement.positions, agreement.nmse, max_nmse,
-                  100 * agreement.top1_agreement, 100 * min_top1, agreement.max_abs_error,
-                  agreement.non_finite ? (", " + std::to_string(agreement.non_finite) + " non-finite").c_str() : "",
-                  pass ? "PASS" : "FAIL");
+      bool pass =
+          agreement.non_finite == 0 && agreement.nmse <= max_nmse && agreement.top1_agreement >= min_top1;
+      std::printf(
+          "check %s vs %s: %d positions, NMSE %.3g (bound %.3g), top-1 %.1f%% (bound %.1f%%), max |err| "
+          "%.3g%s: %s\n",
+          backend.c_str(), check_against.c_str(), agreement.positions, agreement.nmse, max_nmse,
+          100 * agreement.top1_agreement, 100 * min_top1, agreement.max_abs_error,
+          agreement.non_finite ? (", " + std::to_string(agreement.non_finite) + " non-finite").c_str() : "",
+          pass ? "PASS" : "FAIL");
       if (!logits_out.empty()) {
         verify::LogitsRecord rec = oracle;
         for (size_t p = 0; p < rec.prompt.size(); ++p) rec.prompt_logits[p] = ours[p];
         for (size_t i = 0; i + 1 < rec.greedy.size(); ++i) rec.greedy_logits[i] = ours[rec.prompt.size() + i];
-        if (!rec.greedy.empty()) rec.greedy_logits.back() = driver.decode(rec.greedy.back(), static_cast<int32_t>(fed.size()));
+        if (!rec.greedy.empty())
+          rec.greedy_logits.back() = driver.decode(rec.greedy.back(), static_cast<int32_t>(fed.size()));
         verify::write_logits_json(rec, logits_out);
       }
       return pass ? kExitOk : kExitFailure;
@@ -187,8 +195,10 @@ int cmd_generate(const std::vector<std::string>& args) {
     for (int32_t t : rec.prompt) std::printf(" %d", t);
     std::printf("\ngreedy:");
     for (int32_t t : rec.greedy) std::printf(" %d", t);
-    std::printf("\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to measure)\n",
-                positions, s, positions / s);
+    std::printf(
+        "\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to "
+        "measure)\n",
+        positions, s, positions / s);
     if (!logits_out.empty()) {
       verify::write_logits_json(rec, logits_out);
       std::printf("logits written to %s\n", logits_out.c_str());

@@ -17,13 +17,16 @@ int cmd_plugin_host(const std::vector<std::string>& args) {
   int fd = -1;
   std::string plugin;
   for (size_t i = 0; i + 1 < args.size(); i += 2) {
-    if (args[i] == "--fd") fd = std::atoi(args[i + 1].c_str());
-    else if (args[i] == "--plugin") plugin = args[i + 1];
+    if (args[i] == "--fd")
+      fd = std::atoi(args[i + 1].c_str());
+    else if (args[i] == "--plugin")
+      plugin = args[i + 1];
   }
   if (fd < 0 || plugin.empty() || args.size() % 2 != 0) {
-    std::fprintf(stderr,
-                 "bench plugin-host: internal command of `bench run --isolate`; usage: bench plugin-host --fd N "
-                 "--plugin FILE.so\n");
+    std::fprintf(
+        stderr,
+        "bench plugin-host: internal command of `bench run --isolate`; usage: bench plugin-host --fd N "
+        "--plugin FILE.so\n");
     return kExitUsage;
   }
   // Dies with its parent; Ctrl-C is the parent's to handle (it stops between calls), not ours.

@@ -1,7 +1,6 @@
 // bench run: measure an experiment (a YAML config) on every available backend, check every backend
 // against the reference, write one result JSON, print a table.
 #include <boost/program_options.hpp>
-
 #include <csignal>
 #include <cstdio>
 #include <ctime>
@@ -25,7 +24,7 @@ namespace bb::cli {
 namespace {
 
 extern "C" void on_sigint(int) {
-  plugin::request_cancel();    // async-signal-safe: the runner stops at the next cell step
+  plugin::request_cancel();      // async-signal-safe: the runner stops at the next cell step
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
 }
 
@@ -50,33 +49,40 @@ int cmd_run(const std::vector<std::string>& args) {
   plugin::SearchPaths paths;
 
   po::options_description opts(
-      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] [--backend NAME]...\n\n"
+      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] "
+      "[--backend NAME]...\n\n"
       "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
       "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
       "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
       "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
       "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
-      "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 interrupted\n\noptions");
-  opts.add_options()("help,h", "this help")
-      ("config", po::value(&config_path), "the experiment (YAML); also the first positional argument")
-      ("out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")
-      ("ci", po::bool_switch(&ci), "exit 1 on a budget miss, a failed equivalence or an UNSTABLE cell")
-      ("format", po::value(&format)->default_value(format), "table format on stdout: console, md, csv, json, gbench (Google Benchmark JSON)")
-      ("backend", po::value(&only), "measure only these backends (repeatable; the reference always runs)")
-      ("require", po::value(&required),
-       "with --ci: also fail when this backend is skipped or any of its cells is skipped or failed (repeatable;"
-       " e.g. --require ollama_client when the Ollama peer must be there)")
-      ("threads", po::value(&threads), "threads for CPU backends (default: the config's, else all cores)")
-      ("bandwidth-mib", po::value(&bandwidth_mib)->default_value(bandwidth_mib),
-       "size of the copy that measures each backend's bandwidth ceiling")
-      ("quiet,q", po::bool_switch(&quiet), "no progress lines on stderr")
-      ("isolate", po::bool_switch(&isolate),
-       "run each plugin in a child process of its own (bench plugin-host): a plugin that crashes, hangs or"
-       " grows without bound loses only its own cells (CRASHED / TIMEOUT); times are taken in the child")
-      ("isolate-timeout", po::value(&paths.isolate.call_timeout_s)->default_value(paths.isolate.call_timeout_s),
-       "with --isolate: seconds one plugin call may take before its backend is killed (TIMEOUT)")
-      ("isolate-memory-mib", po::value(&paths.isolate.memory_limit_mib)->default_value(paths.isolate.memory_limit_mib),
-       "with --isolate: resident memory a plugin host may reach before it is killed (CRASHED); 0 = 3/4 of RAM");
+      "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
+      "interrupted\n\noptions");
+  opts.add_options()("help,h", "this help")("config", po::value(&config_path),
+                                            "the experiment (YAML); also the first positional argument")(
+      "out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")(
+      "ci", po::bool_switch(&ci), "exit 1 on a budget miss, a failed equivalence or an UNSTABLE cell")(
+      "format", po::value(&format)->default_value(format),
+      "table format on stdout: console, md, csv, json, gbench (Google Benchmark JSON)")(
+      "backend", po::value(&only), "measure only these backends (repeatable; the reference always runs)")(
+      "require", po::value(&required),
+      "with --ci: also fail when this backend is skipped or any of its cells is skipped or failed "
+      "(repeatable;"
+      " e.g. --require ollama_client when the Ollama peer must be there)")(
+      "threads", po::value(&threads), "threads for CPU backends (default: the config's, else all cores)")(
+      "bandwidth-mib", po::value(&bandwidth_mib)->default_value(bandwidth_mib),
+      "size of the copy that measures each backend's bandwidth ceiling")("quiet,q", po::bool_switch(&quiet),
+                                                                         "no progress lines on stderr")(
+      "isolate", po::bool_switch(&isolate),
+      "run each plugin in a child process of its own (bench plugin-host): a plugin that crashes, hangs or"
+      " grows without bound loses only its own cells (CRASHED / TIMEOUT); times are taken in the child")(
+      "isolate-timeout",
+      po::value(&paths.isolate.call_timeout_s)->default_value(paths.isolate.call_timeout_s),
+      "with --isolate: seconds one plugin call may take before its backend is killed (TIMEOUT)")(
+      "isolate-memory-mib",
+      po::value(&paths.isolate.memory_limit_mib)->default_value(paths.isolate.memory_limit_mib),
+      "with --isolate: resident memory a plugin host may reach before it is killed (CRASHED); 0 = 3/4 of "
+      "RAM");
   add_plugin_options(opts, paths);
   po::positional_options_description pos;
   pos.add("config", 1);

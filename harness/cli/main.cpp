@@ -19,7 +19,8 @@ struct Command {
 const Command kCommands[] = {
     {"run", bb::cli::cmd_run, "measure an experiment (YAML) on every backend; write a result JSON"},
     {"diff", bb::cli::cmd_diff, "compare two result files cell by cell; exit 1 on a significant slowdown"},
-    {"report", bb::cli::cmd_report, "one self-contained HTML report of a result (and its diff to a baseline)"},
+    {"report", bb::cli::cmd_report,
+     "one self-contained HTML report of a result (and its diff to a baseline)"},
     {"export", bb::cli::cmd_export, "convert a result file to another format (Google Benchmark JSON, ...)"},
     {"plugins", bb::cli::cmd_plugins, "list the backend plugins found, or why each was rejected"},
     {"synth", bb::cli::cmd_synth, "write a synthetic Qwen2.5-Coder GGUF with the real shapes and quant mix"},
@@ -33,8 +34,8 @@ void print_usage(std::FILE* out) {
                "usage: bench <command> [options]   (bench <command> --help for its options)\n\ncommands:\n",
                BRICKBENCH_VERSION);
   for (const auto& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
-  std::fprintf(out,
-               "\nexit codes: 0 ok, 1 the command found a failure, 2 usage or input error, 3 internal error\n");
+  std::fprintf(
+      out, "\nexit codes: 0 ok, 1 the command found a failure, 2 usage or input error, 3 internal error\n");
 }
 
 }  // namespace
@@ -50,7 +51,8 @@ int main(int argc, char** argv) {
     return bb::cli::kExitOk;
   }
   if (name == "--version") {
-    std::printf("brickbench %s (plugin ABI %d.%d)\n", BRICKBENCH_VERSION, BB_ABI_VERSION_MAJOR, BB_ABI_VERSION_MINOR);
+    std::printf("brickbench %s (plugin ABI %d.%d)\n", BRICKBENCH_VERSION, BB_ABI_VERSION_MAJOR,
+                BB_ABI_VERSION_MINOR);
     return bb::cli::kExitOk;
   }
   std::vector<std::string> args(argv + 2, argv + argc);

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <boost/program_options.hpp>
-
 #include <iostream>
 #include <string>
 #include <vector>
@@ -13,7 +12,8 @@ namespace bb::cli {
 // --help was given it prints the options and returns false: the command then returns kExitOk.
 // Otherwise it runs notify() (required options, notifiers) and returns true. boost::program_options
 // errors propagate to the command, which words them.
-inline bool parse_args(const std::vector<std::string>& args, const boost::program_options::options_description& opts,
+inline bool parse_args(const std::vector<std::string>& args,
+                       const boost::program_options::options_description& opts,
                        const boost::program_options::positional_options_description* pos,
                        boost::program_options::variables_map& vm) {
   namespace po = boost::program_options;

@@ -238,9 +238,9 @@ class Reader {
   fs::path base_dir_;
 };
 
-const std::vector<std::string> kTopKeys = {"name",     "model",        "backends",        "reference",
-                                           "threads",  "protocol",     "backend_caps",    "backend_options",
-                                           "bricks",   "tolerances"};
+const std::vector<std::string> kTopKeys = {"name",    "model",     "backends",     "reference",
+                                           "threads", "protocol",  "backend_caps", "backend_options",
+                                           "bricks",  "tolerances"};
 
 std::vector<std::string> brick_names() {
   std::vector<std::string> out;
@@ -357,7 +357,8 @@ bool Reader::resolve_ollama(const Field& f, ModelSpec& m, bool required) const {
     return true;
   } catch (const bb::model::OllamaModelError& ex) {
     if (required) fail(f.value, std::string("model.ollama: ") + ex.what());
-    m.ollama_note = std::string(ex.what()) + "; using the synthetic model instead, so Ollama runs other weights than "
+    m.ollama_note = std::string(ex.what()) +
+                    "; using the synthetic model instead, so Ollama runs other weights than "
                     "the other backends";
     return false;
   }
@@ -365,13 +366,15 @@ bool Reader::resolve_ollama(const Field& f, ModelSpec& m, bool required) const {
 
 void Reader::read_backend_options(const Field& f, Experiment& e) const {
   if (!f.value.IsMap())
-    fail(f.value, "backend_options: expected a mapping of backend name to {key: value}, got " + describe(f.value));
+    fail(f.value,
+         "backend_options: expected a mapping of backend name to {key: value}, got " + describe(f.value));
   for (const auto& kv : f.value) {
     const std::string name = backend_name(kv.first, "backend_options");
     for (const auto& [b, _] : e.backend_options)
       if (b == name) fail(kv.first, "backend_options: backend '" + name + "' is listed twice");
     if (!kv.second.IsMap())
-      fail(kv.second, "backend_options." + name + ": expected a mapping of option to value, got " + describe(kv.second));
+      fail(kv.second,
+           "backend_options." + name + ": expected a mapping of option to value, got " + describe(kv.second));
     std::vector<std::pair<std::string, std::string>> opts;
     for (const auto& o : kv.second) {
       const std::string key = text(o.first, "backend_options." + name, "an option name");

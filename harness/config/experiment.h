@@ -116,7 +116,7 @@ struct Experiment {
   // backend_options: {NAME: {key: value}}: settings passed verbatim to that backend's context
   // (bb_context_args.options), e.g. ollama_client's host and timeouts. Sorted by backend name.
   std::vector<std::pair<std::string, std::vector<std::pair<std::string, std::string>>>> backend_options;
-  std::vector<BrickSpec> bricks;          // config order
+  std::vector<BrickSpec> bricks;  // config order
   std::vector<ToleranceOverride> tolerance_overrides;
 
   // The protocol for one backend: its caps applied. A cap's max_samples below min_samples lowers

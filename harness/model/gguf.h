@@ -23,8 +23,19 @@ class GgufError : public std::runtime_error {
 
 // GGUF metadata value types (gguf.h: GGUF_TYPE_*)
 enum class GgufValueType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  BOOL = 7,
+  STRING = 8,
+  ARRAY = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12,
 };
 
 struct GgufArray;
@@ -32,8 +43,8 @@ using GgufScalar = std::variant<uint8_t, int8_t, uint16_t, int16_t, uint32_t, in
                                 std::string, uint64_t, int64_t, double>;
 struct GgufValue {
   GgufValueType type = GgufValueType::U8;
-  GgufScalar scalar;                    // when type != ARRAY
-  std::shared_ptr<GgufArray> array;     // when type == ARRAY
+  GgufScalar scalar;                                  // when type != ARRAY
+  std::shared_ptr<GgufArray> array;                   // when type == ARRAY
   std::string to_string(size_t max_items = 8) const;  // for `bench inspect`
 
   // A scalar value; the GGUF type follows the C++ type (uint32_t -> U32, std::string -> STRING).
@@ -51,10 +62,10 @@ struct GgufArray {
 
 struct GgufTensorInfo {
   std::string name;
-  int32_t type = 0;            // ggml type id
-  std::vector<int64_t> ne;     // GGUF order: ne[0] = row length
-  uint64_t offset = 0;         // relative to the data section
-  uint64_t nbytes = 0;         // computed from type and ne
+  int32_t type = 0;               // ggml type id
+  std::vector<int64_t> ne;        // GGUF order: ne[0] = row length
+  uint64_t offset = 0;            // relative to the data section
+  uint64_t nbytes = 0;            // computed from type and ne
   const uint8_t* data = nullptr;  // into the mapping (reader) or nullptr
   int64_t n_elements() const;
 };

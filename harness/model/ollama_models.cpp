@@ -31,8 +31,10 @@ bool is_hex64(const std::string& s) {
 
 std::string OllamaTag::display() const {
   std::string s;
-  if (registry != "registry.ollama.ai") s = registry + "/" + ns + "/";
-  else if (ns != "library") s = ns + "/";
+  if (registry != "registry.ollama.ai")
+    s = registry + "/" + ns + "/";
+  else if (ns != "library")
+    s = ns + "/";
   return s + name + ":" + tag;
 }
 
@@ -62,7 +64,8 @@ OllamaTag parse_ollama_tag(const std::string& text) {
   for (const auto& p : parts) bad |= p.empty() || p == "." || p == "..";
   bad |= t.tag.find('/') != std::string::npos || t.tag == "." || t.tag == "..";
   if (bad)
-    throw OllamaModelError("'" + text + "' is not an Ollama model tag (expected NAME[:TAG], e.g. qwen2.5-coder:1.5b)");
+    throw OllamaModelError("'" + text +
+                           "' is not an Ollama model tag (expected NAME[:TAG], e.g. qwen2.5-coder:1.5b)");
   return t;
 }
 
@@ -96,16 +99,18 @@ OllamaModelRef resolve_ollama_model(const std::string& tag_text, const std::stri
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())
-    throw OllamaModelError("Ollama manifest " + r.manifest_path + ": not valid JSON (" +
-                           (d.HasParseError() ? rapidjson::GetParseError_En(d.GetParseError()) : "not an object") +
-                           "); " + pull_hint(r.tag) + " again");
+    throw OllamaModelError(
+        "Ollama manifest " + r.manifest_path + ": not valid JSON (" +
+        (d.HasParseError() ? rapidjson::GetParseError_En(d.GetParseError()) : "not an object") + "); " +
+        pull_hint(r.tag) + " again");
   auto layers = d.FindMember("layers");
   if (layers == d.MemberEnd() || !layers->value.IsArray())
     throw OllamaModelError("Ollama manifest " + r.manifest_path + ": no 'layers' array");
   for (const auto& l : layers->value.GetArray()) {
     if (!l.IsObject()) continue;
     auto mt = l.FindMember("mediaType");
-    if (mt == l.MemberEnd() || !mt->value.IsString() || std::string(mt->value.GetString()) != kModelMediaType) continue;
+    if (mt == l.MemberEnd() || !mt->value.IsString() || std::string(mt->value.GetString()) != kModelMediaType)
+      continue;
     auto dg = l.FindMember("digest");
     const std::string digest = dg != l.MemberEnd() && dg->value.IsString() ? dg->value.GetString() : "";
     if (digest.rfind("sha256:", 0) != 0 || !is_hex64(digest.substr(7)))
@@ -121,13 +126,13 @@ OllamaModelRef resolve_ollama_model(const std::string& tag_text, const std::stri
                              ", which is missing; " + pull_hint(r.tag) + " again");
     const uint64_t actual = fs::file_size(blob, ec);
     if (!ec && r.size != 0 && actual != r.size)
-      throw OllamaModelError("Ollama model " + r.tag + ": blob " + r.blob_path + " has " + std::to_string(actual) +
-                             " bytes, the manifest says " + std::to_string(r.size) + " (an interrupted pull?); " +
-                             pull_hint(r.tag) + " again");
+      throw OllamaModelError("Ollama model " + r.tag + ": blob " + r.blob_path + " has " +
+                             std::to_string(actual) + " bytes, the manifest says " + std::to_string(r.size) +
+                             " (an interrupted pull?); " + pull_hint(r.tag) + " again");
     return r;
   }
-  throw OllamaModelError("Ollama manifest " + r.manifest_path + ": no layer of media type " + kModelMediaType +
-                         " (not a GGUF model?)");
+  throw OllamaModelError("Ollama manifest " + r.manifest_path + ": no layer of media type " +
+                         kModelMediaType + " (not a GGUF model?)");
 }
 
 }  // namespace bb::model

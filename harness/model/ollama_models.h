@@ -31,12 +31,12 @@ struct OllamaTag {
 OllamaTag parse_ollama_tag(const std::string& text);
 
 struct OllamaModelRef {
-  std::string tag;            // as display()ed
-  std::string models_dir;     // the store searched
+  std::string tag;         // as display()ed
+  std::string models_dir;  // the store searched
   std::string manifest_path;
-  std::string blob_path;      // <models>/blobs/sha256-<hex>: the GGUF file
-  std::string digest;         // "sha256:<hex>", from the manifest
-  uint64_t size = 0;          // the layer's size in the manifest (checked against the blob)
+  std::string blob_path;  // <models>/blobs/sha256-<hex>: the GGUF file
+  std::string digest;     // "sha256:<hex>", from the manifest
+  uint64_t size = 0;      // the layer's size in the manifest (checked against the blob)
 };
 
 // $OLLAMA_MODELS when set (a leading ~/ expanded), else $HOME/.ollama/models.
@@ -45,6 +45,7 @@ std::string ollama_models_dir();
 // Reads the tag's manifest and checks the model blob it names exists with the stated size. Throws
 // OllamaModelError naming the path it looked at and saying `ollama pull <tag>` when the manifest is
 // missing, or what is broken when the manifest or blob is.
-OllamaModelRef resolve_ollama_model(const std::string& tag, const std::string& models_dir = ollama_models_dir());
+OllamaModelRef resolve_ollama_model(const std::string& tag,
+                                    const std::string& models_dir = ollama_models_dir());
 
 }  // namespace bb::model

@@ -18,7 +18,7 @@ struct Qwen2Model {
   // Every tensor as a bb_tensor (CPU, compact, shape outermost-first, name = GGUF name).
   std::vector<bb_tensor> tensors;
   const GgufTensorInfo& tensor(const std::string& name) const;  // throws GgufError naming it
-  std::string describe() const;  // multi-line summary for `bench inspect`
+  std::string describe() const;                                 // multi-line summary for `bench inspect`
 };
 
 // Reads dims from the qwen2.* keys, checks every tensor a Qwen2 decoder needs is present with a

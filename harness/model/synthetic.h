@@ -18,7 +18,8 @@ struct Qwen2Shape {
 };
 
 const std::vector<Qwen2Shape>& known_qwen2_shapes();  // 0.5b, 1.5b, 3b, 7b, 32b
-const Qwen2Shape& find_qwen2_shape(const std::string& name);  // throws std::invalid_argument listing known names
+const Qwen2Shape& find_qwen2_shape(
+    const std::string& name);  // throws std::invalid_argument listing known names
 
 // The ggml type llama-quantize's Q4_K_M picks for a tensor (the rule of q4_k_m_mix.json).
 // tied_embeddings: the model has no output.weight, so token_embd.weight doubles as the LM head
@@ -27,10 +28,10 @@ int32_t q4_k_m_type(const std::string& tensor_name, int64_t ne0, int n_layer, bo
                     bool tied_embeddings = false);
 
 struct SynthOptions {
-  std::string model;         // a known shape name
+  std::string model;             // a known shape name
   std::string quant = "q4_k_m";  // q4_k_m, q8_0, f16, f32
   uint64_t seed = 1;
-  int threads = 0;           // 0 = hardware threads
+  int threads = 0;             // 0 = hardware threads
   bool show_progress = false;  // percent done to stderr while filling
 };
 

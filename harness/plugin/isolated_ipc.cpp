@@ -11,9 +11,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
-#include <new>
 #include <fstream>
 #include <mutex>
+#include <new>
 #include <sstream>
 
 #include "plugin/registry.h"
@@ -64,7 +64,8 @@ std::vector<FileRegion> read_file_regions() {
     in >> range >> perms >> std::hex >> offset >> dev >> std::dec >> inode;
     std::getline(in >> std::ws, path);
     // Only read-only file mappings hold the file's own bytes (a written private page would not).
-    if (inode == 0 || path.empty() || path[0] != '/' || perms.size() < 2 || perms[0] != 'r' || perms[1] != '-')
+    if (inode == 0 || path.empty() || path[0] != '/' || perms.size() < 2 || perms[0] != 'r' ||
+        perms[1] != '-')
       continue;
     if (path.size() > 10 && path.compare(path.size() - 10, 10, " (deleted)") == 0) continue;
     FileRegion r;
@@ -194,7 +195,8 @@ void TensorStore::read(Reader& r, size_t n, FileMappings& files) {
         break;
       case DataForm::Inline: {
         auto [p, size] = r.blob();
-        if (size != t.nbytes) throw ProtocolError("plugin host protocol: tensor data size differs from nbytes");
+        if (size != t.nbytes)
+          throw ProtocolError("plugin host protocol: tensor data size differs from nbytes");
         owned.emplace_back(size);
         if (size) std::memcpy(owned.back().data(), p, size);
         t.data = owned.back().data();

@@ -28,21 +28,21 @@ struct PluginInfo;  // registry.h
 namespace bb::plugin::ipc {
 
 enum class Call : uint32_t {
-  Load = 1,            // -> PluginInfo (usable or the rejection), which table entries exist
-  ContextCreate,       // host threads, device_id, n_threads, options -> id
-  ContextDestroy,      // id
-  PlanCreate,          // context id, desc, weights (data), inputs/outputs (descriptors) -> id
-  PlanDestroy,         // id
-  PlanWriteInputs,     // id, tensors (inline data)
-  PlanRun,             // id, iterations, weight_set_begin -> elapsed ns, device time
-  PlanReadOutputs,     // id, tensors (inline data: the host's poisoned buffers) -> each one's bytes
-  SessionCreate,       // context id, kv_type, dims, tensors (data) -> id
-  SessionDestroy,      // id
-  SessionDecode,       // id, token, pos, iterations, want logits -> elapsed ns, device time, logits
-  SessionReadLogits,   // id, n_vocab -> floats
-  SessionWriteKv,      // id, layer, pos_begin, n_pos, k, v
-  SessionGenerate,     // id, prompt, n_generate, pos_begin -> elapsed ns, device time, tokens
-  SessionGetMetrics,   // id -> key-values
+  Load = 1,           // -> PluginInfo (usable or the rejection), which table entries exist
+  ContextCreate,      // host threads, device_id, n_threads, options -> id
+  ContextDestroy,     // id
+  PlanCreate,         // context id, desc, weights (data), inputs/outputs (descriptors) -> id
+  PlanDestroy,        // id
+  PlanWriteInputs,    // id, tensors (inline data)
+  PlanRun,            // id, iterations, weight_set_begin -> elapsed ns, device time
+  PlanReadOutputs,    // id, tensors (inline data: the host's poisoned buffers) -> each one's bytes
+  SessionCreate,      // context id, kv_type, dims, tensors (data) -> id
+  SessionDestroy,     // id
+  SessionDecode,      // id, token, pos, iterations, want logits -> elapsed ns, device time, logits
+  SessionReadLogits,  // id, n_vocab -> floats
+  SessionWriteKv,     // id, layer, pos_begin, n_pos, k, v
+  SessionGenerate,    // id, prompt, n_generate, pos_begin -> elapsed ns, device time, tokens
+  SessionGetMetrics,  // id -> key-values
 };
 
 // A reply status outside bb_status: the child caught something it cannot survive (a C++ exception
@@ -174,13 +174,13 @@ void read_plugin_info(Reader& r, PluginInfo& info);
 
 // Which optional entries of the real plugin's table exist (the proxy offers the same set).
 enum TableBits : uint32_t {
-  kHasPlans = 1u << 0,         // plan_create, plan_destroy, plan_run
+  kHasPlans = 1u << 0,  // plan_create, plan_destroy, plan_run
   kHasWriteInputs = 1u << 1,
   kHasReadOutputs = 1u << 2,
-  kHasSessions = 1u << 3,      // session_create, _destroy, _decode, _read_logits
+  kHasSessions = 1u << 3,  // session_create, _destroy, _decode, _read_logits
   kHasWriteKv = 1u << 4,
   kHasGenerate = 1u << 5,
-  kHasMetrics = 1u << 6,       // ABI 1.1 session_get_metrics
+  kHasMetrics = 1u << 6,  // ABI 1.1 session_get_metrics
 };
 
 }  // namespace bb::plugin::ipc

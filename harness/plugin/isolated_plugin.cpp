@@ -14,11 +14,11 @@
 #include <algorithm>
 #include <array>
 #include <chrono>
-#include <filesystem>
-#include <optional>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -36,7 +36,8 @@ using Clock = std::chrono::steady_clock;
 std::string signal_text(int sig) {
   const char* abbrev = sigabbrev_np(sig);
   const char* desc = strsignal(sig);
-  return std::string("killed by ") + (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig)) +
+  return std::string("killed by ") +
+         (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig)) +
          (desc ? std::string(" (") + desc + ")" : std::string());
 }
 
@@ -63,7 +64,8 @@ int64_t rss_mib(pid_t pid) {
 class Channel {
  public:
   Channel(std::string label, const IsolateOptions& options) : label_(std::move(label)), options_(options) {
-    memory_limit_mib_ = options.memory_limit_mib > 0 ? options.memory_limit_mib : default_isolate_memory_limit_mib();
+    memory_limit_mib_ =
+        options.memory_limit_mib > 0 ? options.memory_limit_mib : default_isolate_memory_limit_mib();
   }
   ~Channel() { shut_down(); }
   Channel(const Channel&) = delete;
@@ -104,7 +106,8 @@ class Channel {
 bool Channel::spawn(const std::string& plugin_path) {
   int sv[2];
   if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    failure_ = PluginFailure{false, std::string("cannot create the plugin host's socket: ") + std::strerror(errno)};
+    failure_ =
+        PluginFailure{false, std::string("cannot create the plugin host's socket: ") + std::strerror(errno)};
     return false;
   }
   // The child's end becomes its fd 3 (dup2 clears close-on-exec); its stdout goes to our stderr so
@@ -122,7 +125,8 @@ bool Channel::spawn(const std::string& plugin_path) {
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, child_end, kChildFd);
   posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-  std::vector<std::string> args = {exe, "plugin-host", "--fd", std::to_string(kChildFd), "--plugin", plugin_path};
+  std::vector<std::string> args = {exe,        "plugin-host", "--fd", std::to_string(kChildFd),
+                                   "--plugin", plugin_path};
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -133,7 +137,8 @@ bool Channel::spawn(const std::string& plugin_path) {
   if (child_end != sv[1]) ::close(child_end);
   if (rc != 0) {
     ::close(sv[0]);
-    failure_ = PluginFailure{false, "cannot start the plugin host '" + exe + " plugin-host': " + std::strerror(rc)};
+    failure_ =
+        PluginFailure{false, "cannot start the plugin host '" + exe + " plugin-host': " + std::strerror(rc)};
     return false;
   }
   pid_ = pid;
@@ -163,10 +168,10 @@ void Channel::reap(bool kill_first) {
 void Channel::fail(bool timeout, const std::string& what, const std::string& how) {
   if (fd_ >= 0) ::close(fd_);
   fd_ = -1;
-  failure_ = PluginFailure{timeout, "the plugin host of " + label_ + " " +
-                                        (timeout ? "timed out" : "died") + " during " + what + ": " + how +
-                                        (what == "loading" ? std::string()
-                                                           : "; its remaining cells are lost (not restarted)")};
+  failure_ = PluginFailure{
+      timeout, "the plugin host of " + label_ + " " + (timeout ? "timed out" : "died") + " during " + what +
+                   ": " + how +
+                   (what == "loading" ? std::string() : "; its remaining cells are lost (not restarted)")};
 }
 
 void Channel::shut_down() {
@@ -214,8 +219,8 @@ bool Channel::call(ipc::Writer& request, const std::string& what, Reply& reply) 
     if (waited > options_.call_timeout_s) {
       reap(true);
       char buf[96];
-      std::snprintf(buf, sizeof buf, "no answer after %.1f s (limit %.1f s, --isolate-timeout); killed", waited,
-                    options_.call_timeout_s);
+      std::snprintf(buf, sizeof buf, "no answer after %.1f s (limit %.1f s, --isolate-timeout); killed",
+                    waited, options_.call_timeout_s);
       fail(true, what, buf);
       return dead();
     }
@@ -281,7 +286,9 @@ struct ProxyError {
 bb_error* make_error(int32_t status, std::string message) {
   return reinterpret_cast<bb_error*>(new ProxyError{status, std::move(message)});
 }
-int32_t p_error_status(const bb_error* e) { return e ? reinterpret_cast<const ProxyError*>(e)->status : BB_OK; }
+int32_t p_error_status(const bb_error* e) {
+  return e ? reinterpret_cast<const ProxyError*>(e)->status : BB_OK;
+}
 const char* p_error_message(const bb_error* e) {
   return e ? reinterpret_cast<const ProxyError*>(e)->message.c_str() : "";
 }
@@ -354,9 +361,9 @@ bb_error* p_plan_create(bb_context* c, const bb_plan_desc* d, bb_plan** out) {
     for (int64_t p : d->params) w.pod<int64_t>(p);
     w.pod<uint8_t>(d->dims ? 1 : 0);
     if (d->dims) w.pod(*d->dims);
-    const size_t n_weights = d->weights ? static_cast<size_t>(std::max(0, d->n_weight_sets) *
-                                                              std::max(0, d->n_weights_per_set))
-                                        : 0;
+    const size_t n_weights =
+        d->weights ? static_cast<size_t>(std::max(0, d->n_weight_sets) * std::max(0, d->n_weights_per_set))
+                   : 0;
     w.pod<uint64_t>(n_weights);
     for (size_t i = 0; i < n_weights; ++i) ipc::write_tensor(w, d->weights[i], true, true);
     const size_t n_in = d->inputs ? static_cast<size_t>(std::max(0, d->n_inputs)) : 0;
@@ -432,7 +439,8 @@ bb_error* p_plan_read_outputs(bb_plan* p, int32_t n, bb_tensor* t) {
     for (size_t i = 0; i < count; ++i) ipc::write_tensor(w, t[i], true, false);
     Channel::Reply r;
     if (bb_error* e = forward(pp->ch, w, "plan_read_outputs (brick " + pp->brick + ")", r)) return e;
-    if (r.results.pod<uint64_t>() != count) return make_error(BB_INTERNAL, "plugin host: output count differs");
+    if (r.results.pod<uint64_t>() != count)
+      return make_error(BB_INTERNAL, "plugin host: output count differs");
     for (size_t i = 0; i < count; ++i) {
       auto [data, size] = r.results.blob();
       if (t[i].data && size == t[i].nbytes) std::memcpy(t[i].data, data, size);
@@ -455,7 +463,8 @@ bb_error* p_session_create(bb_context* c, const bb_session_desc* d, bb_session**
     for (size_t i = 0; i < count; ++i) ipc::write_tensor(w, d->tensors[i], true, true);
     Channel::Reply r;
     if (bb_error* e = forward(pc->ch, w, "session_create", r)) return e;
-    *out = reinterpret_cast<bb_session*>(new ProxySession{pc->ch, r.results.pod<uint64_t>(), *d->dims, {}, {}});
+    *out =
+        reinterpret_cast<bb_session*>(new ProxySession{pc->ch, r.results.pod<uint64_t>(), *d->dims, {}, {}});
     return nullptr;
   });
 }
@@ -489,7 +498,8 @@ bb_error* p_session_decode(bb_session* s, bb_decode_args* a) {
     a->device_time_valid = r.results.pod<int32_t>();
     a->device_time_ns = r.results.pod<uint64_t>();
     auto [data, size] = r.results.blob();
-    if (a->logits && size == static_cast<size_t>(ps->dims.n_vocab) * sizeof(float)) std::memcpy(a->logits, data, size);
+    if (a->logits && size == static_cast<size_t>(ps->dims.n_vocab) * sizeof(float))
+      std::memcpy(a->logits, data, size);
     return nullptr;
   });
 }
@@ -504,7 +514,8 @@ bb_error* p_session_read_logits(bb_session* s, float* logits, int32_t n_vocab) {
     Channel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_read_logits", r)) return e;
     auto [data, size] = r.results.blob();
-    if (logits && size == static_cast<size_t>(std::max(n_vocab, 0)) * sizeof(float)) std::memcpy(logits, data, size);
+    if (logits && size == static_cast<size_t>(std::max(n_vocab, 0)) * sizeof(float))
+      std::memcpy(logits, data, size);
     return nullptr;
   });
 }

@@ -80,7 +80,8 @@ Status Server::load(ipc::Writer& out) {
       bits |= ipc::kHasSessions;
     if (a->session_write_kv) bits |= ipc::kHasWriteKv;
     if (a->session_generate) bits |= ipc::kHasGenerate;
-    if (BB_HAS_FIELD(a, bb_plugin_api, session_get_metrics) && a->session_get_metrics) bits |= ipc::kHasMetrics;
+    if (BB_HAS_FIELD(a, bb_plugin_api, session_get_metrics) && a->session_get_metrics)
+      bits |= ipc::kHasMetrics;
   }
   out.pod<uint32_t>(bits);
   return {};
@@ -194,7 +195,8 @@ Status Server::dispatch(ipc::Call call, ipc::Reader& in, ipc::Writer& out) {
       bb_plan* plan = entry(plans_, in.pod<uint64_t>(), "plan")->plan;
       ipc::TensorStore t;
       t.read(in, in.pod<uint64_t>(), files_);
-      if (Status s = take(a->plan_read_outputs(plan, static_cast<int32_t>(t.tensors.size()), t.tensors.data()));
+      if (Status s =
+              take(a->plan_read_outputs(plan, static_cast<int32_t>(t.tensors.size()), t.tensors.data()));
           s.code != BB_OK)
         return s;
       out.pod<uint64_t>(t.tensors.size());
@@ -317,21 +319,36 @@ Status Server::dispatch(ipc::Call call, ipc::Reader& in, ipc::Writer& out) {
 
 const char* call_name(ipc::Call c) {
   switch (c) {
-    case ipc::Call::Load: return "loading";
-    case ipc::Call::ContextCreate: return "context_create";
-    case ipc::Call::ContextDestroy: return "context_destroy";
-    case ipc::Call::PlanCreate: return "plan_create";
-    case ipc::Call::PlanDestroy: return "plan_destroy";
-    case ipc::Call::PlanWriteInputs: return "plan_write_inputs";
-    case ipc::Call::PlanRun: return "plan_run";
-    case ipc::Call::PlanReadOutputs: return "plan_read_outputs";
-    case ipc::Call::SessionCreate: return "session_create";
-    case ipc::Call::SessionDestroy: return "session_destroy";
-    case ipc::Call::SessionDecode: return "session_decode";
-    case ipc::Call::SessionReadLogits: return "session_read_logits";
-    case ipc::Call::SessionWriteKv: return "session_write_kv";
-    case ipc::Call::SessionGenerate: return "session_generate";
-    case ipc::Call::SessionGetMetrics: return "session_get_metrics";
+    case ipc::Call::Load:
+      return "loading";
+    case ipc::Call::ContextCreate:
+      return "context_create";
+    case ipc::Call::ContextDestroy:
+      return "context_destroy";
+    case ipc::Call::PlanCreate:
+      return "plan_create";
+    case ipc::Call::PlanDestroy:
+      return "plan_destroy";
+    case ipc::Call::PlanWriteInputs:
+      return "plan_write_inputs";
+    case ipc::Call::PlanRun:
+      return "plan_run";
+    case ipc::Call::PlanReadOutputs:
+      return "plan_read_outputs";
+    case ipc::Call::SessionCreate:
+      return "session_create";
+    case ipc::Call::SessionDestroy:
+      return "session_destroy";
+    case ipc::Call::SessionDecode:
+      return "session_decode";
+    case ipc::Call::SessionReadLogits:
+      return "session_read_logits";
+    case ipc::Call::SessionWriteKv:
+      return "session_write_kv";
+    case ipc::Call::SessionGenerate:
+      return "session_generate";
+    case ipc::Call::SessionGetMetrics:
+      return "session_get_metrics";
   }
   return "an unknown call";
 }
@@ -352,7 +369,8 @@ int Server::run() {
       return 3;
     } catch (const std::exception& e) {
       fatal = true;
-      s = {ipc::kFatalStatus, std::string("a C++ exception escaped the plugin during ") + call_name(call) + ": " + e.what()};
+      s = {ipc::kFatalStatus,
+           std::string("a C++ exception escaped the plugin during ") + call_name(call) + ": " + e.what()};
     } catch (...) {
       fatal = true;
       s = {ipc::kFatalStatus,

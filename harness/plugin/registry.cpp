@@ -324,9 +324,10 @@ void PluginRegistry::discover(const SearchPaths& paths) {
   if (paths.use_env) {
     for (const auto& entry : env_plugin_path_entries()) {
       if (!fs::path(entry).is_absolute())
-        warnings_.push_back(std::string(kEnvPluginPath) + " entry '" + entry +
-                            "' is relative (it would depend on the current directory): ignored; use an absolute "
-                            "path, or --plugin-dir to name a directory relative to here");
+        warnings_.push_back(
+            std::string(kEnvPluginPath) + " entry '" + entry +
+            "' is relative (it would depend on the current directory): ignored; use an absolute "
+            "path, or --plugin-dir to name a directory relative to here");
     }
   }
   for (const auto& dir : plugin_search_dirs(paths)) {

@@ -808,7 +808,8 @@ RunResult parse_result_json(const std::string& json_text, const std::string& sou
   if (m.value().HasMember("ollama_tag")) r.model.ollama_tag = m.str_or_null("ollama_tag");  // optional: newer
   if (m.value().HasMember("ollama_digest")) r.model.ollama_digest = m.str_or_null("ollama_digest");
   root.each_object("cells", [&](const ObjectReader& o) { r.cells.push_back(read_cell(o)); });
-  if (root.value().HasMember("peers")) root.each_object("peers", [&](const ObjectReader& o) { r.peers.push_back(read_peer(o)); });
+  if (root.value().HasMember("peers"))
+    root.each_object("peers", [&](const ObjectReader& o) { r.peers.push_back(read_peer(o)); });
   r.warnings = read_strings(root, "warnings");
   return r;
 }

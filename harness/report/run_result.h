@@ -29,47 +29,47 @@ const char* cell_status_name(CellStatus s);  // "CONVERGED", ...
 std::optional<CellStatus> cell_status_from_name(std::string_view name);
 
 struct Equivalence {
-  bool checked = false;   // false: this is the reference, or the reference had no output for it
+  bool checked = false;  // false: this is the reference, or the reference had no output for it
   bool pass = false;
-  std::string reference;  // backend compared against
+  std::string reference;        // backend compared against
   std::string tolerance_class;  // "float" or "act_q8"
   double nmse = 0;
-  double max_rel = 0;           // max |y - ref| / max |ref|
-  int64_t non_finite = 0;       // NaN/Inf outputs
+  double max_rel = 0;      // max |y - ref| / max |ref|
+  int64_t non_finite = 0;  // NaN/Inf outputs
   // decode: positions whose argmax is the reference's or ties with it within the class's noise
   // (verify::tie_margin); generate: the same, for the candidate's tokens teacher-forced through the
   // reference. top1_strict: plain argmax / token-by-token agreement, for information.
   std::optional<double> top1;
   std::optional<double> top1_strict;
   std::optional<double> tol_nmse, tol_max_rel, tol_top1;
-  std::string note;             // why not checked, or which bound failed
+  std::string note;  // why not checked, or which bound failed
 };
 
 struct Roofline {
-  double bytes = 0;             // per call, from the cost model
+  double bytes = 0;  // per call, from the cost model
   double flops = 0;
-  double gbps = 0;              // bytes / median time
+  double gbps = 0;  // bytes / median time
   double gflops = 0;
-  double ceiling_gbps = 0;      // this backend's measured copy bandwidth (0 = not measured)
+  double ceiling_gbps = 0;  // this backend's measured copy bandwidth (0 = not measured)
   double fraction_of_ceiling = 0;
 };
 
 struct Budget {
   bool has_budget = false;
-  double budget_us = 0;          // per call (per token for decode/generate: 1e6 / budget_tok_s)
+  double budget_us = 0;  // per call (per token for decode/generate: 1e6 / budget_tok_s)
   std::optional<double> budget_tok_s;
-  double gap = 0;                // measured median / budget: <= 1 meets it
-  double score = 0;              // 100 * min(1, budget / measured)
-  std::string grade;             // A >= 90, B >= 80, C >= 70, D >= 60, F < 60
+  double gap = 0;     // measured median / budget: <= 1 meets it
+  double score = 0;   // 100 * min(1, budget / measured)
+  std::string grade;  // A >= 90, B >= 80, C >= 70, D >= 60, F < 60
   bool pass = false;
-  bool graded = true;            // false for reference-only backends
+  bool graded = true;  // false for reference-only backends
 };
 
 struct Cell {
-  std::string id;       // "qkv", "attention@512", "gemv.Q4_K", "decode@512", "generate64@512"
-  std::string brick;    // brick name
+  std::string id;     // "qkv", "attention@512", "gemv.Q4_K", "decode@512", "generate64@512"
+  std::string brick;  // brick name
   std::string backend;
-  std::string shape;    // human-readable: "1536x8960 Q4_K, 28 layers"
+  std::string shape;  // human-readable: "1536x8960 Q4_K, 28 layers"
   int32_t context = 0;
   int32_t weight_type = -1;
   int32_t tokens = 0;
@@ -80,8 +80,8 @@ struct Cell {
   int64_t warmup_iterations = 0;
   double warmup_seconds = 0;
   int64_t iterations_per_sample = 0;
-  std::string time_source;    // "host" or "device"
-  std::vector<double> samples;  // seconds per call (per token for generate), raw, in order
+  std::string time_source;          // "host" or "device"
+  std::vector<double> samples;      // seconds per call (per token for generate), raw, in order
   measure::SampleStatistics stats;  // of samples
   std::optional<double> tok_s;      // decode / generate: 1 / median
   Roofline roofline;
@@ -108,12 +108,12 @@ struct SkippedBackend {
 struct ModelRecord {
   std::string path, sha256, name;
   bool synthetic = false;
-  std::string synthetic_spec;   // "qwen2.5-coder-1.5b q4_k_m seed 1"
-  KeyValues dims;               // n_embd, n_ff, ...
-  KeyValues type_counts;        // "Q4_K" -> "168"
+  std::string synthetic_spec;  // "qwen2.5-coder-1.5b q4_k_m seed 1"
+  KeyValues dims;              // n_embd, n_ff, ...
+  KeyValues type_counts;       // "Q4_K" -> "168"
   double weight_mib = 0;
-  std::string ollama_tag;       // model.ollama of the config ("" = none)
-  std::string ollama_digest;    // "sha256:<hex>" when the model is that tag's blob in Ollama's store
+  std::string ollama_tag;     // model.ollama of the config ("" = none)
+  std::string ollama_digest;  // "sha256:<hex>" when the model is that tag's blob in Ollama's store
 };
 
 // One timed request to a whole-model peer (ollama_client): the server's own counters and
@@ -141,14 +141,15 @@ struct PeerVersus {
 struct PeerCell {
   std::string cell_id;
   std::vector<PeerRequest> requests;
-  std::optional<double> decode_tok_s, prefill_tok_s, ttft_s, gap_p50_s, gap_p99_s, load_duration_s;  // medians
+  std::optional<double> decode_tok_s, prefill_tok_s, ttft_s, gap_p50_s, gap_p99_s,
+      load_duration_s;  // medians
   std::vector<PeerVersus> versus;
 };
 
 // Keys every peer record states, null when unknown (the plugin's peer.* metrics without "peer.").
-inline constexpr const char* kPeerFactKeys[] = {"kind",   "endpoint",       "server_version",     "model",
-                                                "digest", "family",         "parameter_size",     "quantization_level",
-                                                "size",   "size_vram",      "context_length"};
+inline constexpr const char* kPeerFactKeys[] = {"kind",   "endpoint",  "server_version", "model",
+                                                "digest", "family",    "parameter_size", "quantization_level",
+                                                "size",   "size_vram", "context_length"};
 
 struct PeerRecord {
   std::string backend;  // "ollama_client"
@@ -165,7 +166,7 @@ struct RunResult {
   std::string command_line;
   std::string experiment_name, experiment_hash, experiment_json;  // canonical JSON, verbatim
   std::string config_path;
-  KeyValues environment;        // cpu, cores, governor, memory, os, compiler, gpus...
+  KeyValues environment;  // cpu, cores, governor, memory, os, compiler, gpus...
   std::vector<PluginRecord> plugins;
   std::vector<SkippedBackend> skipped_backends;
   ModelRecord model;

@@ -153,7 +153,9 @@ std::vector<std::string> decode_summary_lines(const RunResult& r) {
 
 std::vector<std::string> peer_comparison_lines(const RunResult& r) {
   std::vector<std::string> out;
-  auto or_q = [](const std::optional<double>& v, auto f) { return v && std::isfinite(*v) ? f(*v) : std::string("?"); };
+  auto or_q = [](const std::optional<double>& v, auto f) {
+    return v && std::isfinite(*v) ? f(*v) : std::string("?");
+  };
   auto tps = [](double v) { return tok_s_text(v); };
   auto dur = [](double v) { return format_duration(v); };
   for (const PeerRecord& p : r.peers) {
@@ -180,7 +182,9 @@ std::vector<std::string> peer_comparison_lines(const RunResult& r) {
         if (v.ratio && std::isfinite(*v.ratio)) {
           l.append(" = x").append(fixed(*v.ratio, *v.ratio < 1 ? 3 : 2)).append(" of ").append(p.backend);
         } else {
-          l.append(" (no ratio: ").append(c.decode_tok_s ? "this backend has no tok/s" : "the peer's decode tok/s is unknown").append(")");
+          l.append(" (no ratio: ")
+              .append(c.decode_tok_s ? "this backend has no tok/s" : "the peer's decode tok/s is unknown")
+              .append(")");
         }
         out.push_back(std::move(l));
       }

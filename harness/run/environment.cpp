@@ -39,8 +39,9 @@ std::string cpuinfo_field(const std::string& key) {
 
 std::string simd_flags() {
   std::istringstream flags(cpuinfo_field("flags"));
-  static const std::set<std::string> wanted = {"sse4_2", "avx", "avx2", "fma", "f16c", "avx512f", "avx512bw",
-                                               "avx512vl", "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile"};
+  static const std::set<std::string> wanted = {"sse4_2",      "avx",         "avx2",     "fma",
+                                               "f16c",        "avx512f",     "avx512bw", "avx512vl",
+                                               "avx512_vnni", "avx512_bf16", "avx_vnni", "amx_tile"};
   std::string out, f;
   while (flags >> f)
     if (wanted.count(f)) out += (out.empty() ? "" : " ") + f;
@@ -70,9 +71,12 @@ std::string memory_mib() {
 }
 
 std::string gpus() {
-  if (::access("/usr/bin/nvidia-smi", X_OK) != 0 && ::access("/usr/local/bin/nvidia-smi", X_OK) != 0) return "none";
-  FILE* p = ::popen("nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem "
-                    "--format=csv,noheader 2>/dev/null", "r");
+  if (::access("/usr/bin/nvidia-smi", X_OK) != 0 && ::access("/usr/local/bin/nvidia-smi", X_OK) != 0)
+    return "none";
+  FILE* p = ::popen(
+      "nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm,clocks.max.mem "
+      "--format=csv,noheader 2>/dev/null",
+      "r");
   if (!p) return "unknown";
   std::string out;
   std::array<char, 256> buf{};

@@ -91,10 +91,14 @@ measure::ProtocolSettings to_settings(const config::Protocol& p) {
 
 report::CellStatus to_status(measure::CellStatus s) {
   switch (s) {
-    case measure::CellStatus::kConverged: return report::CellStatus::Converged;
-    case measure::CellStatus::kUnstable: return report::CellStatus::Unstable;
-    case measure::CellStatus::kCappedSlow: return report::CellStatus::CappedSlow;
-    case measure::CellStatus::kRunning: break;
+    case measure::CellStatus::kConverged:
+      return report::CellStatus::Converged;
+    case measure::CellStatus::kUnstable:
+      return report::CellStatus::Unstable;
+    case measure::CellStatus::kCappedSlow:
+      return report::CellStatus::CappedSlow;
+    case measure::CellStatus::kRunning:
+      break;
   }
   return report::CellStatus::Interrupted;
 }
@@ -125,12 +129,18 @@ int32_t cap_type(const workload::CellSpec& s, const model::Qwen2Model& m) {
   };
   const std::string l = "blk." + std::to_string(s.layers.empty() ? 0 : s.layers.front()) + ".";
   switch (s.brick) {
-    case Brick::Qkv: return type_of(l + "attn_q.weight");
-    case Brick::OProj: return type_of(l + "attn_output.weight");
-    case Brick::Ffn: return type_of(l + "ffn_gate.weight");
-    case Brick::Layer: return type_of(l + "attn_q.weight");
-    case Brick::RmsNorm: return BB_TYPE_F32;
-    default: return BB_TYPE_ANY;
+    case Brick::Qkv:
+      return type_of(l + "attn_q.weight");
+    case Brick::OProj:
+      return type_of(l + "attn_output.weight");
+    case Brick::Ffn:
+      return type_of(l + "ffn_gate.weight");
+    case Brick::Layer:
+      return type_of(l + "attn_q.weight");
+    case Brick::RmsNorm:
+      return BB_TYPE_F32;
+    default:
+      return BB_TYPE_ANY;
   }
 }
 
@@ -146,8 +156,8 @@ std::vector<int32_t> history_prompt(uint64_t seed, int32_t n, int32_t n_vocab, i
   return p;
 }
 
-std::optional<double> metric_number(const std::vector<std::pair<std::string, std::string>>& kv, const char* key,
-                                    double scale = 1.0) {
+std::optional<double> metric_number(const std::vector<std::pair<std::string, std::string>>& kv,
+                                    const char* key, double scale = 1.0) {
   for (const auto& [k, v] : kv) {
     if (k != key) continue;
     char* end = nullptr;
@@ -161,8 +171,8 @@ std::optional<double> metric_number(const std::vector<std::pair<std::string, std
 // A peer's record of one finished cell from the metrics of its timed calls: the last n_samples * K
 // calls are the samples' (warm-up and calibration calls come first). Returns false when the calls
 // carry no peer.* facts (not a peer).
-bool peer_cell_of(const std::vector<std::vector<std::pair<std::string, std::string>>>& calls, size_t n_samples,
-                  int64_t k, report::PeerCell& out, report::KeyValues& facts) {
+bool peer_cell_of(const std::vector<std::vector<std::pair<std::string, std::string>>>& calls,
+                  size_t n_samples, int64_t k, report::PeerCell& out, report::KeyValues& facts) {
   if (calls.empty()) return false;
   facts.clear();
   for (const auto& [key, v] : calls.back())
@@ -241,11 +251,16 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   if (auto n = m.file->get_string_opt("general.name")) r.model.name = *n;
   {
     const bb_model_dims& d = m.dims;
-    r.model.dims = {{"n_embd", std::to_string(d.n_embd)},       {"n_ff", std::to_string(d.n_ff)},
-                    {"n_layer", std::to_string(d.n_layer)},     {"n_head", std::to_string(d.n_head)},
-                    {"n_head_kv", std::to_string(d.n_head_kv)}, {"head_dim", std::to_string(d.head_dim)},
-                    {"n_vocab", std::to_string(d.n_vocab)},     {"n_ctx_max", std::to_string(d.n_ctx_max)},
-                    {"rms_eps", fmt("%g", d.rms_eps)},          {"rope_theta", fmt("%g", d.rope_theta)},
+    r.model.dims = {{"n_embd", std::to_string(d.n_embd)},
+                    {"n_ff", std::to_string(d.n_ff)},
+                    {"n_layer", std::to_string(d.n_layer)},
+                    {"n_head", std::to_string(d.n_head)},
+                    {"n_head_kv", std::to_string(d.n_head_kv)},
+                    {"head_dim", std::to_string(d.head_dim)},
+                    {"n_vocab", std::to_string(d.n_vocab)},
+                    {"n_ctx_max", std::to_string(d.n_ctx_max)},
+                    {"rms_eps", fmt("%g", d.rms_eps)},
+                    {"rope_theta", fmt("%g", d.rope_theta)},
                     {"tied_embeddings", d.tied_embeddings ? "true" : "false"}};
     std::map<std::string, int> counts;
     double bytes = 0;
@@ -256,8 +271,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     for (const auto& [k, v] : counts) r.model.type_counts.emplace_back(k, std::to_string(v));
     r.model.weight_mib = bytes / (1024.0 * 1024.0);
   }
-  say("model: " + model_path + (r.model.synthetic ? " (synthetic " + r.model.synthetic_spec + ")" : "") + ", " +
-      fmt("%.1f MiB", r.model.weight_mib));
+  say("model: " + model_path + (r.model.synthetic ? " (synthetic " + r.model.synthetic_spec + ")" : "") +
+      ", " + fmt("%.1f MiB", r.model.weight_mib));
 
   // ---- cells (validated against the model before anything runs)
   const std::vector<workload::CellSpec> specs = workload::expand_cells(e, m, types);
@@ -270,7 +285,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   std::vector<std::string> names = e.backends;
   if (names.empty())
     for (const auto& p : registry.usable()) names.push_back(p->info().name);
-  if (std::find(names.begin(), names.end(), e.reference) == names.end()) names.insert(names.begin(), e.reference);
+  if (std::find(names.begin(), names.end(), e.reference) == names.end())
+    names.insert(names.begin(), e.reference);
   if (!o.only_backends.empty()) {
     std::vector<std::string> kept;
     for (const auto& n : names)
@@ -335,11 +351,15 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     r.plugins.push_back(pr);
     backends.push_back(std::move(b));
   }
-  if (backends.empty()) throw std::runtime_error("no backend of the experiment is available (bench plugins lists what was found)");
+  if (backends.empty())
+    throw std::runtime_error(
+        "no backend of the experiment is available (bench plugins lists what was found)");
   // The reference runs first so every other backend's check run can be compared at once.
   std::stable_partition(backends.begin(), backends.end(), [](const auto& b) { return b->reference; });
   const bool have_reference = backends.front()->reference;
-  if (!have_reference) r.warnings.push_back("reference backend '" + e.reference + "' is not available: equivalence is not checked");
+  if (!have_reference)
+    r.warnings.push_back("reference backend '" + e.reference +
+                         "' is not available: equivalence is not checked");
 
   // ---- sessions for decode/generate, sized for the longest need
   int32_t n_ctx = 0;
@@ -354,7 +374,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
         // A generate-only peer's session lives in the context made with its options (endpoint, model);
         // every other backend gets a session context of its own, as before.
         const bool peer = !b.plugin->supports(BB_OP_DECODE, BB_TYPE_ANY);
-        b.driver = std::make_unique<workload::DecodeDriver>(b.plugin, m, n_ctx, threads, peer ? b.ctx : nullptr);
+        b.driver =
+            std::make_unique<workload::DecodeDriver>(b.plugin, m, n_ctx, threads, peer ? b.ctx : nullptr);
       } catch (const plugin::BackendError& ex) {
         b.driver_error = ex.what();
       }
@@ -428,11 +449,13 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     }
     c.result.status = st;
     c.result.status_reason = why;
-    say((st == report::CellStatus::Skipped ? "  skip " : "  FAIL ") + c.result.id + " on " + c.backend->name + ": " + why);
+    say((st == report::CellStatus::Skipped ? "  skip " : "  FAIL ") + c.result.id + " on " + c.backend->name +
+        ": " + why);
   };
 
   // ---- prepare: plan/session, one check run with poisoned outputs, equivalence
-  say("preparing " + std::to_string(cells.size()) + " cells on " + std::to_string(backends.size()) + " backends");
+  say("preparing " + std::to_string(cells.size()) + " cells on " + std::to_string(backends.size()) +
+      " backends");
   for (auto& cp : cells) {
     if (plugin::cancel_requested()) break;
     CellRun& c = *cp;
@@ -442,7 +465,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     try {
       if (!b.plugin->supports(op, cap_type(s, m)) && !b.plugin->supports(op, BB_TYPE_ANY)) {
         fail_cell(c, report::CellStatus::Skipped,
-                  b.name + " does not list (" + plugin::op_name(op) + ", " + plugin::type_name(cap_type(s, m)) + ")");
+                  b.name + " does not list (" + plugin::op_name(op) + ", " +
+                      plugin::type_name(cap_type(s, m)) + ")");
         continue;
       }
       if (s.brick == Brick::Decode || s.brick == Brick::Generate) {
@@ -485,7 +509,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
                   auto kv = drv->metrics();
                   if (!kv.empty()) self->call_metrics.push_back(std::move(kv));
                   if (self->device_time && dev < 0)
-                    throw std::runtime_error(backend_name + ": a generate call reported no device time although the "
+                    throw std::runtime_error(backend_name +
+                                             ": a generate call reported no device time although the "
                                              "check run did (the cell's time source is device)");
                   total += self->device_time ? dev : sec;
                 }
@@ -541,7 +566,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
             b.protocol);
       }
     } catch (const plugin::BackendError& ex) {
-      fail_cell(c, ex.status() == BB_UNSUPPORTED ? report::CellStatus::Skipped : report::CellStatus::Failed, ex.what());
+      fail_cell(c, ex.status() == BB_UNSUPPORTED ? report::CellStatus::Skipped : report::CellStatus::Failed,
+                ex.what());
       continue;
     } catch (const std::exception& ex) {
       fail_cell(c, report::CellStatus::Failed, ex.what());
@@ -557,7 +583,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     } else if (b.reference) {
       eq.note = "this is the reference";
     } else if (c.real_prompt) {
-      eq.note = "not compared: " + b.name + " has no session_write_kv, so it generated after a real prompt of " +
+      eq.note = "not compared: " + b.name +
+                " has no session_write_kv, so it generated after a real prompt of " +
                 std::to_string(s.context) + " tokens instead of the reference's synthetic KV history";
     } else {
       auto it = reference_cell.find(&s);
@@ -571,10 +598,12 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
         const std::optional<double> tie_nmse = e.tolerance(Brick::Decode, BB_TYPE_ANY, cls).nmse;
         if (s.brick == Brick::Generate) {
           int agree = 0;
-          for (size_t i = 0; i < c.tokens.size() && i < ref->tokens.size(); ++i) agree += c.tokens[i] == ref->tokens[i];
+          for (size_t i = 0; i < c.tokens.size() && i < ref->tokens.size(); ++i)
+            agree += c.tokens[i] == ref->tokens[i];
           cmp.values = static_cast<int64_t>(c.tokens.size());
-          cmp.top1_strict =
-              ref->tokens.empty() ? 0.0 : static_cast<double>(agree) / static_cast<double>(ref->tokens.size());
+          cmp.top1_strict = ref->tokens.empty()
+                                ? 0.0
+                                : static_cast<double>(agree) / static_cast<double>(ref->tokens.size());
           if (c.tokens == ref->tokens) {
             cmp.top1 = 1.0;
           } else {
@@ -611,14 +640,16 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
             for (size_t i = 0; i < c.outputs.size(); ++i) {
               const int32_t top = verify::argmax(c.outputs[i]);
               agree += top == verify::argmax(ref->outputs[i]);
-              ok += verify::top1_acceptable(ref->outputs[i], top, verify::tie_margin(ref->outputs[i], tie_nmse));
+              ok += verify::top1_acceptable(ref->outputs[i], top,
+                                            verify::tie_margin(ref->outputs[i], tie_nmse));
             }
             cmp.top1_strict = static_cast<double>(agree) / static_cast<double>(c.outputs.size());
             cmp.top1 = static_cast<double>(ok) / static_cast<double>(c.outputs.size());
           }
         }
-        eq = verify::judge(cmp, e.tolerance(s.brick, s.brick == Brick::Gemv ? s.weight_type : BB_TYPE_ANY, cls), cls,
-                           ref->backend->name);
+        eq = verify::judge(cmp,
+                           e.tolerance(s.brick, s.brick == Brick::Gemv ? s.weight_type : BB_TYPE_ANY, cls),
+                           cls, ref->backend->name);
         if (s.brick == Brick::Generate && c.tokens != ref->tokens)
           eq.note += (eq.note.empty() ? "" : "; ") + std::string("top-1 with ties over the first ") +
                      std::to_string(std::min<size_t>(kGenerateCheckTokens, c.tokens.size())) +
@@ -637,8 +668,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   std::vector<CellRun*> runnable;
   for (auto& c : cells)
     if (c->sampler) runnable.push_back(c.get());
-  say("measuring " + std::to_string(runnable.size()) + " cells (" + config::order_name(e.protocol.order).data() +
-      " order, seed " + std::to_string(e.protocol.seed) + ")");
+  say("measuring " + std::to_string(runnable.size()) + " cells (" +
+      config::order_name(e.protocol.order).data() + " order, seed " + std::to_string(e.protocol.seed) + ")");
   measure::InterleavedScheduler scheduler(runnable.size(), e.protocol.seed,
                                           e.protocol.order == config::Order::Sequential
                                               ? measure::SchedulingOrder::kSequential
@@ -650,8 +681,10 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     report::PeerCell pc;
     report::KeyValues facts;
     pc.cell_id = c.result.id;
-    if (!peer_cell_of(c.call_metrics, c.result.samples.size(), c.result.iterations_per_sample, pc, facts)) return;
-    auto it = std::find_if(r.peers.begin(), r.peers.end(), [&](const auto& p) { return p.backend == c.backend->name; });
+    if (!peer_cell_of(c.call_metrics, c.result.samples.size(), c.result.iterations_per_sample, pc, facts))
+      return;
+    auto it = std::find_if(r.peers.begin(), r.peers.end(),
+                           [&](const auto& p) { return p.backend == c.backend->name; });
     if (it == r.peers.end()) {
       r.peers.push_back({c.backend->name, {}, {}});
       it = r.peers.end() - 1;
@@ -660,15 +693,20 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     for (const auto& [k, v] : facts)
       if (k == "digest" && !v.empty()) digest = v;
     if (digest) {  // the same weights? The peer's digest against the file every other backend ran
-      const std::string hex = digest->substr(digest->find(':') == std::string::npos ? 0 : digest->find(':') + 1);
+      const std::string hex =
+          digest->substr(digest->find(':') == std::string::npos ? 0 : digest->find(':') + 1);
       const bool same = hex == r.model.sha256;
       facts.emplace_back("same_weights", same ? "true" : "false");
-      const std::string w = c.backend->name + " serves weights of digest " + *digest + ", not the model file the other "
-                            "backends ran (sha256 " + r.model.sha256 + "): the comparison is not on the same weights";
-      if (!same && std::find(r.warnings.begin(), r.warnings.end(), w) == r.warnings.end()) r.warnings.push_back(w);
+      const std::string w = c.backend->name + " serves weights of digest " + *digest +
+                            ", not the model file the other "
+                            "backends ran (sha256 " +
+                            r.model.sha256 + "): the comparison is not on the same weights";
+      if (!same && std::find(r.warnings.begin(), r.warnings.end(), w) == r.warnings.end())
+        r.warnings.push_back(w);
     }
     it->facts = facts;
-    auto cit = std::find_if(it->cells.begin(), it->cells.end(), [&](const auto& x) { return x.cell_id == pc.cell_id; });
+    auto cit = std::find_if(it->cells.begin(), it->cells.end(),
+                            [&](const auto& x) { return x.cell_id == pc.cell_id; });
     if (cit == it->cells.end()) {
       it->cells.push_back(std::move(pc));
     } else {
@@ -679,7 +717,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     report::Cell& rc = c.result;
     const measure::CellSampler& smp = *c.sampler;
     rc.status = interrupted ? report::CellStatus::Interrupted : to_status(smp.status());
-    rc.status_reason = interrupted ? "the run was interrupted before this cell finished" : smp.status_reason();
+    rc.status_reason =
+        interrupted ? "the run was interrupted before this cell finished" : smp.status_reason();
     // The sampler's reason starts with the status ("UNSTABLE: CV ..."); the status is recorded apart.
     const std::string prefix = std::string(report::cell_status_name(rc.status)) + ": ";
     if (rc.status_reason.rfind(prefix, 0) == 0) rc.status_reason.erase(0, prefix.size());
@@ -690,8 +729,9 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     if (c.spec->brick == Brick::Generate && c.spec->tokens > 0)  // per token
       for (double& x : rc.samples) x /= c.spec->tokens;
     if (!rc.samples.empty()) {
-      rc.stats = measure::compute_statistics(rc.samples, {c.backend->protocol.bootstrap_resamples,
-                                                          c.backend->protocol.confidence, c.backend->protocol.seed});
+      rc.stats =
+          measure::compute_statistics(rc.samples, {c.backend->protocol.bootstrap_resamples,
+                                                   c.backend->protocol.confidence, c.backend->protocol.seed});
       const double t = rc.stats.median;
       if (c.spec->brick == Brick::Decode || c.spec->brick == Brick::Generate) rc.tok_s = 1.0 / t;
       rc.roofline.gbps = rc.roofline.bytes / t / 1e9;
@@ -708,9 +748,10 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     r.cells[c.result_index] = rc;
     record_peer(c);
     ++finished;
-    say(fmt("[%3.0f%%] ", 100.0 * static_cast<double>(finished) / static_cast<double>(runnable.size())) + rc.id +
-        " on " + c.backend->name + ": " + report::cell_status_name(rc.status) + ", " + std::to_string(rc.samples.size()) +
-        " samples" + (rc.samples.empty() ? "" : fmt(", median %.4g us", rc.stats.median * 1e6)) +
+    say(fmt("[%3.0f%%] ", 100.0 * static_cast<double>(finished) / static_cast<double>(runnable.size())) +
+        rc.id + " on " + c.backend->name + ": " + report::cell_status_name(rc.status) + ", " +
+        std::to_string(rc.samples.size()) + " samples" +
+        (rc.samples.empty() ? "" : fmt(", median %.4g us", rc.stats.median * 1e6)) +
         (rc.samples.size() > 1 ? fmt(", CV %.2f%%", 100 * rc.stats.cv) : ""));
     save();
   };
@@ -727,7 +768,9 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
         c.sampler->step_for(0.005);
       } catch (const std::exception& ex) {
         scheduler.mark_done(i);
-        fail_cell(c, plugin::cancel_requested() ? report::CellStatus::Interrupted : report::CellStatus::Failed, ex.what());
+        fail_cell(c,
+                  plugin::cancel_requested() ? report::CellStatus::Interrupted : report::CellStatus::Failed,
+                  ex.what());
         c.result.samples = c.sampler->samples();
         r.cells[c.result_index] = c.result;
         c.sampler.reset();
@@ -741,7 +784,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
       } else if (Clock::now() - c.last_progress > std::chrono::duration<double>(o.progress_interval_s)) {
         c.last_progress = Clock::now();
         say("  " + c.result.id + " on " + c.backend->name + ": " + std::to_string(c.sampler->sample_count()) +
-            " samples" + (c.sampler->sample_count() > 1 ? fmt(", CV %.2f%%", 100 * c.sampler->current_cv()) : "") +
+            " samples" +
+            (c.sampler->sample_count() > 1 ? fmt(", CV %.2f%%", 100 * c.sampler->current_cv()) : "") +
             fmt(", %.1f s", c.sampler->elapsed_seconds()));
       }
     }
@@ -774,7 +818,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
 std::vector<std::string> ci_failures(const report::RunResult& r, const std::vector<std::string>& required,
                                      bool unstable_fails) {
   std::vector<std::string> out;
-  for (const auto& name : required) {  // --require: the backend ran, nothing of it failed, something was measured
+  for (const auto& name :
+       required) {  // --require: the backend ran, nothing of it failed, something was measured
     bool skipped = false, measured = false;
     for (const auto& s : r.skipped_backends)
       if (s.name == name) {
@@ -787,16 +832,19 @@ std::vector<std::string> ci_failures(const report::RunResult& r, const std::vect
       if (c.status == report::CellStatus::Failed)
         out.push_back(c.id + " on " + name + ": required (--require) but FAILED (" + c.status_reason + ")");
     }
-    if (!skipped && !measured) out.push_back(name + ": required (--require) but none of its cells was measured");
+    if (!skipped && !measured)
+      out.push_back(name + ": required (--require) but none of its cells was measured");
   }
   for (const auto& c : r.cells) {
     const std::string where = c.id + " on " + c.backend;
-    if (c.equivalence.checked && !c.equivalence.pass) out.push_back(where + ": equivalence failed (" + c.equivalence.note + ")");
+    if (c.equivalence.checked && !c.equivalence.pass)
+      out.push_back(where + ": equivalence failed (" + c.equivalence.note + ")");
     if (!c.budget.graded) continue;  // reference-only backends
     switch (c.status) {
       case report::CellStatus::Unstable:
       case report::CellStatus::CappedSlow:
-        if (unstable_fails) out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
+        if (unstable_fails)
+          out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
         break;
       case report::CellStatus::Failed:
       case report::CellStatus::Interrupted:
@@ -808,7 +856,8 @@ std::vector<std::string> ci_failures(const report::RunResult& r, const std::vect
         break;
     }
     if (c.budget.has_budget && !c.samples.empty() && !c.budget.pass)
-      out.push_back(where + fmt(": over budget (x%.2f of ", c.budget.gap) + fmt("%.4g us)", c.budget.budget_us));
+      out.push_back(where + fmt(": over budget (x%.2f of ", c.budget.gap) +
+                    fmt("%.4g us)", c.budget.budget_us));
   }
   if (r.state != "complete") out.push_back("the run did not complete (" + r.state + ")");
   return out;

@@ -19,13 +19,13 @@
 namespace bb::run {
 
 struct RunOptions {
-  std::string out_path;                  // the result JSON ("" = do not write)
+  std::string out_path;  // the result JSON ("" = do not write)
   plugin::SearchPaths plugin_paths;
-  int32_t threads = -1;                  // -1 = the experiment's; 0 = hardware threads
-  std::vector<std::string> only_backends;  // --backend: restrict the experiment's list
+  int32_t threads = -1;                          // -1 = the experiment's; 0 = hardware threads
+  std::vector<std::string> only_backends;        // --backend: restrict the experiment's list
   int64_t bandwidth_bytes = int64_t{256} << 20;  // the copy that measures each backend's ceiling
   std::string command_line;
-  double progress_interval_s = 1.0;      // at most one progress line per cell this often
+  double progress_interval_s = 1.0;  // at most one progress line per cell this often
 };
 
 // Lines for people (progress, skips, notes); the runner never prints by itself.
@@ -42,7 +42,8 @@ report::RunResult run_experiment(const config::Experiment& experiment, const Run
 // / FAILED cells of graded backends; and for each `required` backend (--require, e.g. the Ollama
 // peer), its being skipped or any of its cells SKIPPED or FAILED. Empty = pass.
 // unstable_fails = the experiment's protocol.unstable_fails_ci.
-std::vector<std::string> ci_failures(const report::RunResult& result, const std::vector<std::string>& required = {},
+std::vector<std::string> ci_failures(const report::RunResult& result,
+                                     const std::vector<std::string>& required = {},
                                      bool unstable_fails = true);
 
 }  // namespace bb::run

@@ -58,7 +58,8 @@ double tie_margin(const std::vector<float>& row, std::optional<double> tol_nmse)
 }
 
 bool top1_acceptable(const std::vector<float>& row, int32_t token, double margin) {
-  if (token < 0 || static_cast<size_t>(token) >= row.size() || !std::isfinite(row[static_cast<size_t>(token)]))
+  if (token < 0 || static_cast<size_t>(token) >= row.size() ||
+      !std::isfinite(row[static_cast<size_t>(token)]))
     return false;
   float best = -INFINITY;
   for (float x : row)

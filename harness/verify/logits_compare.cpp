@@ -31,8 +31,8 @@ std::vector<std::vector<float>> read_rows(const rapidjson::Value& doc, const cha
   std::vector<std::vector<float>> rows;
   for (const auto& row : doc[key].GetArray()) {
     if (!row.IsArray() || static_cast<int32_t>(row.Size()) != n_vocab)
-      throw std::runtime_error(path + ": a row of '" + key + "' is not an array of n_vocab=" +
-                               std::to_string(n_vocab) + " numbers");
+      throw std::runtime_error(path + ": a row of '" + key +
+                               "' is not an array of n_vocab=" + std::to_string(n_vocab) + " numbers");
     std::vector<float> r;
     r.reserve(n_vocab);
     for (const auto& v : row.GetArray()) {

@@ -29,11 +29,11 @@ LogitsRecord read_logits_json(const std::string& path);
 void write_logits_json(const LogitsRecord& record, const std::string& path);
 
 struct LogitsAgreement {
-  double nmse = 0;           // sum (x - ref)^2 / sum ref^2 over all positions
+  double nmse = 0;  // sum (x - ref)^2 / sum ref^2 over all positions
   double max_abs_error = 0;
-  double top1_agreement = 0; // fraction of positions whose argmax agrees
+  double top1_agreement = 0;  // fraction of positions whose argmax agrees
   int positions = 0;
-  int non_finite = 0;        // NaN/Inf values in the candidate
+  int non_finite = 0;  // NaN/Inf values in the candidate
 };
 
 // Rows must match in count and width; throws std::invalid_argument otherwise.

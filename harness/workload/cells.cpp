@@ -40,8 +40,9 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
       for (int32_t i = 0; i < d.n_layer; ++i) layers.push_back(i);
     for (int32_t l : layers)
       if (l < 0 || l >= d.n_layer)
-        fail(e, b, "layer " + std::to_string(l) + " is past the model's " + std::to_string(d.n_layer) +
-                       " layers (0.." + std::to_string(d.n_layer - 1) + ")");
+        fail(e, b,
+             "layer " + std::to_string(l) + " is past the model's " + std::to_string(d.n_layer) +
+                 " layers (0.." + std::to_string(d.n_layer - 1) + ")");
 
     CellSpec base;
     base.brick = b.brick;
@@ -50,7 +51,8 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
     const std::string name(config::brick_name(b.brick));
 
     auto finish = [&](CellSpec c, const std::vector<int32_t>& rotation) {
-      c.layers = cold ? rotation : std::vector<int32_t>(rotation.begin(), rotation.begin() + (rotation.empty() ? 0 : 1));
+      c.layers = cold ? rotation
+                      : std::vector<int32_t>(rotation.begin(), rotation.begin() + (rotation.empty() ? 0 : 1));
       config::CostParams p;
       p.context = c.context > 0 ? c.context : config::kDefaultContext;
       p.kv_type = c.kv_type;
@@ -80,11 +82,13 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
       case Brick::Attention:
       case Brick::Layer:
       case Brick::Decode: {
-        std::vector<int32_t> contexts = b.contexts.empty() ? std::vector<int32_t>{config::kDefaultContext} : b.contexts;
+        std::vector<int32_t> contexts =
+            b.contexts.empty() ? std::vector<int32_t>{config::kDefaultContext} : b.contexts;
         for (int32_t ctx : contexts) {
           if (ctx < 1 || ctx > d.n_ctx_max)
-            fail(e, b, name + " context " + std::to_string(ctx) + " is outside the model's 1.." +
-                           std::to_string(d.n_ctx_max));
+            fail(e, b,
+                 name + " context " + std::to_string(ctx) + " is outside the model's 1.." +
+                     std::to_string(d.n_ctx_max));
           CellSpec c = base;
           c.context = ctx;
           c.id = name + "@" + std::to_string(ctx);
@@ -102,24 +106,29 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
         c.tokens = b.tokens > 0 ? b.tokens : config::kDefaultGenerateTokens;
         c.context = config::kDefaultContext;
         if (c.context + c.tokens > d.n_ctx_max)
-          fail(e, b, "generate of " + std::to_string(c.tokens) + " tokens from context " + std::to_string(c.context) +
-                         " exceeds the model's context of " + std::to_string(d.n_ctx_max));
+          fail(e, b,
+               "generate of " + std::to_string(c.tokens) + " tokens from context " +
+                   std::to_string(c.context) + " exceeds the model's context of " +
+                   std::to_string(d.n_ctx_max));
         c.id = "generate" + std::to_string(c.tokens) + "@" + std::to_string(c.context);
         c.shape = std::to_string(c.tokens) + " greedy tokens from L=" + std::to_string(c.context);
         finish(c, {});
         break;
       }
       case Brick::Gemv: {
-        std::vector<int32_t> wanted = b.all_types || b.types.empty() ? config::gemv_types_present(types) : b.types;
+        std::vector<int32_t> wanted =
+            b.all_types || b.types.empty() ? config::gemv_types_present(types) : b.types;
         for (int32_t type : wanted) {
           auto gs = config::gemv_shape(d, types, type);
           const std::string tname = model::ggml_type_name(type);
           if (!gs || !gs->in_model)
-            fail(e, b, "the model has no matrix of type " + tname + " to run gemv on; its types: " + [&] {
-              std::string s;
-              for (int32_t t : config::gemv_types_present(types)) s += (s.empty() ? "" : ", ") + model::ggml_type_name(t);
-              return s;
-            }());
+            fail(
+                e, b, "the model has no matrix of type " + tname + " to run gemv on; its types: " + [&] {
+                  std::string s;
+                  for (int32_t t : config::gemv_types_present(types))
+                    s += (s.empty() ? "" : ", ") + model::ggml_type_name(t);
+                  return s;
+                }());
           CellSpec c = base;
           c.weight_type = type;
           c.id = "gemv." + tname;

@@ -1,23 +1,26 @@
 #include "workload/decode_driver.h"
 
-#include "workload/plan_workload.h"
-
 #include <algorithm>
 #include <chrono>
 #include <limits>
 #include <stdexcept>
 
+#include "workload/plan_workload.h"
+
 namespace bb::workload {
 
-DecodeDriver::DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend, const model::Qwen2Model& model,
-                           int32_t n_ctx, int32_t n_threads, std::shared_ptr<plugin::Context> ctx)
+DecodeDriver::DecodeDriver(std::shared_ptr<const plugin::LoadedPlugin> backend,
+                           const model::Qwen2Model& model, int32_t n_ctx, int32_t n_threads,
+                           std::shared_ptr<plugin::Context> ctx)
     : dims_(model.dims) {
   if (!backend) throw std::invalid_argument("DecodeDriver: no backend");
-  const bool generate_only = backend->supports(BB_OP_GENERATE, BB_TYPE_ANY) && backend->api()->session_generate;
+  const bool generate_only =
+      backend->supports(BB_OP_GENERATE, BB_TYPE_ANY) && backend->api()->session_generate;
   if ((!backend->supports(BB_OP_DECODE, BB_TYPE_ANY) && !generate_only) || !backend->api()->session_create)
     throw plugin::BackendError(BB_UNSUPPORTED,
                                backend->info().name + ": does not offer the decode brick (no sessions)");
-  dims_.n_ctx_max = std::max<int32_t>(1, std::min(n_ctx, model.dims.n_ctx_max > 0 ? model.dims.n_ctx_max : n_ctx));
+  dims_.n_ctx_max =
+      std::max<int32_t>(1, std::min(n_ctx, model.dims.n_ctx_max > 0 ? model.dims.n_ctx_max : n_ctx));
   if (ctx) {
     ctx_ = std::move(ctx);
   } else {
@@ -88,8 +91,9 @@ verify::LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, in
 void DecodeDriver::write_kv_history(int32_t n_rows, uint64_t seed) {
   if (n_rows <= 0) return;
   if (!session_->can_write_kv())
-    throw plugin::BackendError(BB_UNSUPPORTED, ctx_->plugin()->info().name +
-                                                   ": has no session_write_kv, so long contexts cannot be set up");
+    throw plugin::BackendError(
+        BB_UNSUPPORTED,
+        ctx_->plugin()->info().name + ": has no session_write_kv, so long contexts cannot be set up");
   const int32_t width = dims_.n_head_kv * dims_.head_dim;
   for (int32_t layer = 0; layer < dims_.n_layer; ++layer) {
     auto k = kv_history(seed, layer, false, n_rows, width);
@@ -113,7 +117,8 @@ double DecodeDriver::decode_timed(int32_t token, int32_t pos, int64_t iterations
   a.iterations = iterations;
   a.logits = nullptr;
   const double s = session_->decode(a);  // the call's own time (isolated plugins: the child's clock)
-  if (device_seconds) *device_seconds = a.device_time_valid ? static_cast<double>(a.device_time_ns) * 1e-9 : -1;
+  if (device_seconds)
+    *device_seconds = a.device_time_valid ? static_cast<double>(a.device_time_ns) * 1e-9 : -1;
   return s;
 }
 
@@ -145,8 +150,9 @@ std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, 
     }
   }
   if (seconds)
-    *seconds = call_seconds >= 0 ? call_seconds
-                                 : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    *seconds = call_seconds >= 0
+                   ? call_seconds
+                   : std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return out;
 }
 

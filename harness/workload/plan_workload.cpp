@@ -25,23 +25,23 @@ std::string blk(int32_t layer, const char* what) { return "blk." + std::to_strin
 std::vector<std::string> weight_names(const CellSpec& c, int32_t layer, const model::Qwen2Model& m) {
   switch (c.brick) {
     case Brick::Gemv:
-      if (c.gemv_role == "output")
-        return {m.dims.tied_embeddings ? "token_embd.weight" : "output.weight"};
+      if (c.gemv_role == "output") return {m.dims.tied_embeddings ? "token_embd.weight" : "output.weight"};
       return {blk(layer, (c.gemv_role + ".weight").c_str())};
     case Brick::RmsNorm:
       return {blk(layer, "attn_norm.weight")};
     case Brick::Qkv:
-      return {blk(layer, "attn_q.weight"), blk(layer, "attn_q.bias"), blk(layer, "attn_k.weight"),
+      return {blk(layer, "attn_q.weight"), blk(layer, "attn_q.bias"),   blk(layer, "attn_k.weight"),
               blk(layer, "attn_k.bias"),   blk(layer, "attn_v.weight"), blk(layer, "attn_v.bias")};
     case Brick::OProj:
       return {blk(layer, "attn_output.weight")};
     case Brick::Ffn:
       return {blk(layer, "ffn_gate.weight"), blk(layer, "ffn_up.weight"), blk(layer, "ffn_down.weight")};
     case Brick::Layer:
-      return {blk(layer, "attn_norm.weight"), blk(layer, "attn_q.weight"),   blk(layer, "attn_q.bias"),
-              blk(layer, "attn_k.weight"),    blk(layer, "attn_k.bias"),     blk(layer, "attn_v.weight"),
-              blk(layer, "attn_v.bias"),      blk(layer, "attn_output.weight"), blk(layer, "ffn_norm.weight"),
-              blk(layer, "ffn_gate.weight"),  blk(layer, "ffn_up.weight"),   blk(layer, "ffn_down.weight")};
+      return {
+          blk(layer, "attn_norm.weight"), blk(layer, "attn_q.weight"),      blk(layer, "attn_q.bias"),
+          blk(layer, "attn_k.weight"),    blk(layer, "attn_k.bias"),        blk(layer, "attn_v.weight"),
+          blk(layer, "attn_v.bias"),      blk(layer, "attn_output.weight"), blk(layer, "ffn_norm.weight"),
+          blk(layer, "ffn_gate.weight"),  blk(layer, "ffn_up.weight"),      blk(layer, "ffn_down.weight")};
     default:
       return {};
   }
@@ -101,7 +101,7 @@ uint16_t f32_to_f16(float f) {
   if (exp == 0xff) return static_cast<uint16_t>(sign | 0x7c00u | (man ? 0x200u : 0));  // inf / nan
   int32_t e = static_cast<int32_t>(exp) - 127 + 15;
   if (e >= 31) return static_cast<uint16_t>(sign | 0x7c00u);  // overflow -> inf
-  if (e <= 0) {                                                  // subnormal or zero
+  if (e <= 0) {                                               // subnormal or zero
     if (e < -10) return static_cast<uint16_t>(sign);
     man |= 0x800000u;
     const uint32_t shift = static_cast<uint32_t>(14 - e);
@@ -231,7 +231,8 @@ PlanWorkload::PlanWorkload(const model::Qwen2Model& m, const CellSpec& c, uint64
   desc_.outputs = outputs_.data();
 }
 
-void PlanWorkload::add_input(const char* name, int32_t type, std::vector<int64_t> shape, std::vector<uint8_t> bytes) {
+void PlanWorkload::add_input(const char* name, int32_t type, std::vector<int64_t> shape,
+                             std::vector<uint8_t> bytes) {
   input_storage_.push_back(std::move(bytes));
   bb_tensor t = make_tensor(name, type, shape);
   t.data = input_storage_.back().data();
@@ -240,7 +241,8 @@ void PlanWorkload::add_input(const char* name, int32_t type, std::vector<int64_t
   // input_storage_ may have reallocated: its vectors moved, but their heap buffers did not.
 }
 
-void PlanWorkload::add_f32_input(const char* name, std::vector<int64_t> shape, uint64_t seed, float lo, float hi) {
+void PlanWorkload::add_f32_input(const char* name, std::vector<int64_t> shape, uint64_t seed, float lo,
+                                 float hi) {
   int64_t n = 1;
   for (int64_t x : shape) n *= x;
   auto v = random_floats(static_cast<size_t>(n), seed, lo, hi);

@@ -35,7 +35,8 @@ class PlanWorkload {
 
  private:
   void add_input(const char* name, int32_t type, std::vector<int64_t> shape, std::vector<uint8_t> bytes);
-  void add_f32_input(const char* name, std::vector<int64_t> shape, uint64_t seed, float lo = -1, float hi = 1);
+  void add_f32_input(const char* name, std::vector<int64_t> shape, uint64_t seed, float lo = -1,
+                     float hi = 1);
   void add_output(const char* name, int32_t type, std::vector<int64_t> shape);
 
   bb_model_dims dims_{};

@@ -17,7 +17,8 @@ class AlignedArray {
   ~AlignedArray() { std::free(data_); }
   AlignedArray(const AlignedArray&) = delete;
   AlignedArray& operator=(const AlignedArray&) = delete;
-  AlignedArray(AlignedArray&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  AlignedArray(AlignedArray&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   AlignedArray& operator=(AlignedArray&& o) noexcept {
     if (this != &o) {
       std::free(data_);

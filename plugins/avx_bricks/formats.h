@@ -7,9 +7,9 @@
 #include <cstring>
 #include <string>
 
-#include "brickbench/brick_abi.h"
 #include "../common/abi_util.h"
 #include "../common/half.h"
+#include "brickbench/brick_abi.h"
 
 namespace bb::avx {
 
@@ -26,15 +26,15 @@ struct Q8_0Block {
   int8_t qs[32];
 };
 struct Q4KBlock {
-  uint16_t d;           // scale of the 6-bit sub-block scales
-  uint16_t dmin;        // scale of the 6-bit sub-block mins
-  uint8_t scales[12];   // 8 scales + 8 mins, 6 bits each
-  uint8_t qs[128];      // per 64 elements: low nibbles = first 32, high nibbles = next 32
+  uint16_t d;          // scale of the 6-bit sub-block scales
+  uint16_t dmin;       // scale of the 6-bit sub-block mins
+  uint8_t scales[12];  // 8 scales + 8 mins, 6 bits each
+  uint8_t qs[128];     // per 64 elements: low nibbles = first 32, high nibbles = next 32
 };
 struct Q6KBlock {
-  uint8_t ql[128];      // low 4 bits
-  uint8_t qh[64];       // high 2 bits
-  int8_t scales[16];    // one per 16 elements
+  uint8_t ql[128];    // low 4 bits
+  uint8_t qh[64];     // high 2 bits
+  int8_t scales[16];  // one per 16 elements
   uint16_t d;
 };
 static_assert(sizeof(Q5_0Block) == 22);
@@ -49,13 +49,20 @@ struct TypeFacts {
 };
 inline TypeFacts type_facts(int32_t type) {
   switch (type) {
-    case BB_TYPE_F32: return {1, 4};
-    case BB_TYPE_F16: return {1, 2};
-    case BB_TYPE_Q5_0: return {kQK32, sizeof(Q5_0Block)};
-    case BB_TYPE_Q8_0: return {kQK32, sizeof(Q8_0Block)};
-    case BB_TYPE_Q4_K: return {kQK_K, sizeof(Q4KBlock)};
-    case BB_TYPE_Q6_K: return {kQK_K, sizeof(Q6KBlock)};
-    default: return {};
+    case BB_TYPE_F32:
+      return {1, 4};
+    case BB_TYPE_F16:
+      return {1, 2};
+    case BB_TYPE_Q5_0:
+      return {kQK32, sizeof(Q5_0Block)};
+    case BB_TYPE_Q8_0:
+      return {kQK32, sizeof(Q8_0Block)};
+    case BB_TYPE_Q4_K:
+      return {kQK_K, sizeof(Q4KBlock)};
+    case BB_TYPE_Q6_K:
+      return {kQK_K, sizeof(Q6KBlock)};
+    default:
+      return {};
   }
 }
 inline bool is_supported_weight_type(int32_t type) { return type_facts(type).block_elements > 0; }

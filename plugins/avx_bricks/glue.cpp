@@ -10,7 +10,8 @@
 namespace bb::avx::glue {
 
 // constinit: no code may run when the library is loaded (it may be an AVX-512 build on a CPU without).
-constinit plugin_util::PluginId g_plugin{kName, {BB_OUT_OF_MEMORY, "avx_bricks: out of memory (while reporting an error)"}};
+constinit plugin_util::PluginId g_plugin{
+    kName, {BB_OUT_OF_MEMORY, "avx_bricks: out of memory (while reporting an error)"}};
 
 QMatrix check_weight(const bb_tensor& t, const TensorCheck& c) {
   plugin_util::check_layout(kName, t, c);
@@ -28,7 +29,8 @@ QMatrix check_weight(const bb_tensor& t, const TensorCheck& c) {
   if (t.nbytes != static_cast<uint64_t>(rows) * row_bytes)
     plugin_util::invalid(what + ": nbytes " + std::to_string(t.nbytes) + " but " +
                          shape_string(c.shape.data(), static_cast<int32_t>(c.shape.size())) + " of " +
-                         type_name(t.type) + " takes " + std::to_string(static_cast<uint64_t>(rows) * row_bytes));
+                         type_name(t.type) + " takes " +
+                         std::to_string(static_cast<uint64_t>(rows) * row_bytes));
   QMatrix m;
   m.type = t.type;
   m.rows = rows;

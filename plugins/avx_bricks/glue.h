@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "brickbench/brick_abi.h"
 #include "../common/plugin_glue.h"
+#include "brickbench/brick_abi.h"
 #include "kernels.h"
 #include "ops.h"
 #include "thread_pool.h"
@@ -30,9 +30,9 @@ extern plugin_util::PluginId g_plugin;
 inline constexpr const char* kName = "avx_bricks";
 
 using plugin_util::AbiError;
+using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
 using plugin_util::Cancelled;
 using plugin_util::check_cancel;
-using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
 using plugin_util::is_compact;
 using plugin_util::log_line;
 using plugin_util::op_name;

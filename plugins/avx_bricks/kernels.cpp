@@ -163,7 +163,8 @@ float dot_q4_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
     const float* dl = x.dl.data() + b * 64;
     alignas(16) uint8_t sm[16];
     unpack_q4k_scales(blk + 4, sm);
-    const __m512 smf = _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sm))));
+    const __m512 smf =
+        _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(sm))));
     const __m512 sc = _mm512_mul_ps(smf, _mm512_set1_ps(f16(blk)));  // lanes 0..7: d sc_j
     const __m256 mins = _mm256_mul_ps(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(smf), 1)),
                                       _mm256_set1_ps(f16(blk + 2)));
@@ -200,21 +201,24 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
     const uint8_t* blk = row + b * sizeof(Q6KBlock);
     const int8_t* xq = x.q.data() + b * 256;
     const float* dl = x.dl.data() + b * 64;
-    const __m512 dsc = _mm512_mul_ps(
-        _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)))),
-        _mm512_set1_ps(f16(blk + 208)));
+    const __m512 dsc = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(
+                                         _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)))),
+                                     _mm512_set1_ps(f16(blk + 208)));
     acco = _mm512_fmadd_ps(dsc, _mm512_loadu_ps(x.xsum16.data() + b * 16), acco);
     for (int h = 0; h < 2; ++h) {
       const __m512i v = load512(blk + 64 * h);
-      const __m512i hb = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h)));
-      const __m512i qlo = _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(_mm512_sllv_epi16(hb, shl), m30));
+      const __m512i hb =
+          _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h)));
+      const __m512i qlo =
+          _mm512_or_si512(_mm512_and_si512(v, m4), _mm512_and_si512(_mm512_sllv_epi16(hb, shl), m30));
       const __m512i qhi = _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(v, 4), m4),
                                           _mm512_and_si512(_mm512_srlv_epi16(hb, shr), m30));
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, qlo, load512(xq + 128 * h))),
-                            _mm512_mul_ps(_mm512_permutexvar_ps(idx[2 * h], dsc), _mm512_loadu_ps(dl + 32 * h)), acc);
-      acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, qhi, load512(xq + 128 * h + 64))),
-                            _mm512_mul_ps(_mm512_permutexvar_ps(idx[2 * h + 1], dsc), _mm512_loadu_ps(dl + 32 * h + 16)),
-                            acc);
+      acc = _mm512_fmadd_ps(
+          _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, qlo, load512(xq + 128 * h))),
+          _mm512_mul_ps(_mm512_permutexvar_ps(idx[2 * h], dsc), _mm512_loadu_ps(dl + 32 * h)), acc);
+      acc = _mm512_fmadd_ps(
+          _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(zero, qhi, load512(xq + 128 * h + 64))),
+          _mm512_mul_ps(_mm512_permutexvar_ps(idx[2 * h + 1], dsc), _mm512_loadu_ps(dl + 32 * h + 16)), acc);
     }
   }
   return _mm512_reduce_add_ps(acc) - 32.0f * _mm512_reduce_add_ps(acco);
@@ -222,7 +226,8 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
 
 // Two fp16 block scales times the x scales of their lanes: [d0 dl0..7, d1 dl8..15].
 inline __m512 pair_scales(const uint8_t* b0, const uint8_t* b1, const float* dl) {
-  const __m128 dd = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u16(b0) | (uint32_t{load_u16(b1)} << 16))));
+  const __m128 dd =
+      _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(load_u16(b0) | (uint32_t{load_u16(b1)} << 16))));
   const __m512i i01 = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
   return _mm512_mul_ps(_mm512_permutexvar_ps(i01, _mm512_castps128_ps512(dd)), _mm512_loadu_ps(dl));
 }
@@ -244,20 +249,24 @@ float dot_q5_0(const uint8_t* row, int64_t nb, const ActQ8& x) {
     v = _mm512_shuffle_i64x2(v, v, _MM_SHUFFLE(3, 1, 2, 0));  // lo0 hi0 lo1 hi1
     const uint64_t bits = load_u32(b0 + 2) | (uint64_t{load_u32(b1 + 2)} << 32);
     v = _mm512_mask_add_epi8(v, static_cast<__mmask64>(bits), v, b16);
-    const __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.off16.data() + b * 8), v, load512(x.q.data() + b * 32));
+    const __m512i p =
+        _mm512_dpbusd_epi32(_mm512_loadu_si512(x.off16.data() + b * 8), v, load512(x.q.data() + b * 32));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scales(b0, b1, x.dl.data() + b * 8), acc);
   }
   __m256 acc1 = _mm256_setzero_ps();
   for (; b < nb; ++b) {  // odd block count
     const uint8_t* b0 = row + b * 22;
     const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 6));
-    __m256i v = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1),
-                                 _mm256_set1_epi8(0x0F));
+    __m256i v =
+        _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1),
+                         _mm256_set1_epi8(0x0F));
     v = _mm256_mask_add_epi8(v, static_cast<__mmask32>(load_u32(b0 + 2)), v, _mm256_set1_epi8(0x10));
-    const __m256i p = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.off16.data() + b * 8)),
-                                          v, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32)));
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)),
-                           acc1);
+    const __m256i p =
+        _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.off16.data() + b * 8)), v,
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32)));
+    acc1 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                        _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)), acc1);
   }
   return _mm512_reduce_add_ps(acc) + hsum256(acc1);
 }
@@ -274,7 +283,8 @@ float dot_q8_0(const uint8_t* row, int64_t nb, const ActQ8& x) {
         _mm512_castsi256_si512(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2))),
         _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b1 + 2)), 1);
     w = _mm512_xor_si512(w, bias);
-    const __m512i p = _mm512_dpbusd_epi32(_mm512_loadu_si512(x.off128.data() + b * 8), w, load512(x.q.data() + b * 32));
+    const __m512i p =
+        _mm512_dpbusd_epi32(_mm512_loadu_si512(x.off128.data() + b * 8), w, load512(x.q.data() + b * 32));
     acc = _mm512_fmadd_ps(_mm512_cvtepi32_ps(p), pair_scales(b0, b1, x.dl.data() + b * 8), acc);
   }
   __m256 acc1 = _mm256_setzero_ps();
@@ -282,10 +292,12 @@ float dot_q8_0(const uint8_t* row, int64_t nb, const ActQ8& x) {
     const uint8_t* b0 = row + b * 34;
     const __m256i w = _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(b0 + 2)),
                                        _mm256_set1_epi8(static_cast<char>(0x80)));
-    const __m256i p = _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.off128.data() + b * 8)),
-                                          w, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32)));
-    acc1 = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)),
-                           acc1);
+    const __m256i p =
+        _mm256_dpbusd_epi32(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.off128.data() + b * 8)), w,
+                            _mm256_loadu_si256(reinterpret_cast<const __m256i*>(x.q.data() + b * 32)));
+    acc1 =
+        _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                        _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)), acc1);
   }
   return _mm512_reduce_add_ps(acc) + hsum256(acc1);
 }
@@ -333,9 +345,10 @@ float dot_q4_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
     alignas(16) uint8_t sm[16];
     unpack_q4k_scales(blk + 4, sm);
     const float d = f16(blk);
-    const __m256 mnf = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8))));
-    accm = _mm256_fmadd_ps(_mm256_mul_ps(mnf, _mm256_set1_ps(f16(blk + 2))), _mm256_loadu_ps(x.xsum32.data() + b * 8),
-                           accm);
+    const __m256 mnf =
+        _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(sm + 8))));
+    accm = _mm256_fmadd_ps(_mm256_mul_ps(mnf, _mm256_set1_ps(f16(blk + 2))),
+                           _mm256_loadu_ps(x.xsum32.data() + b * 8), accm);
     for (int j = 0; j < 4; ++j) {
       const __m256i v = load256(blk + 16 + 32 * j);
       const __m256i lo = _mm256_and_si256(v, m4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m4);
@@ -343,8 +356,9 @@ float dot_q4_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
       const __m256i phi = _mm256_madd_epi16(_mm256_maddubs_epi16(hi, load256(xq + 64 * j + 32)), ones);
       acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(plo),
                             _mm256_mul_ps(_mm256_set1_ps(d * sm[2 * j]), _mm256_loadu_ps(dl + 16 * j)), acc);
-      acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(phi),
-                            _mm256_mul_ps(_mm256_set1_ps(d * sm[2 * j + 1]), _mm256_loadu_ps(dl + 16 * j + 8)), acc);
+      acc = _mm256_fmadd_ps(
+          _mm256_cvtepi32_ps(phi),
+          _mm256_mul_ps(_mm256_set1_ps(d * sm[2 * j + 1]), _mm256_loadu_ps(dl + 16 * j + 8)), acc);
     }
   }
   return hsum256(acc) - hsum256(accm);
@@ -354,8 +368,9 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
   const __m256i m4 = _mm256_set1_epi8(0x0F);
   const __m256i m30 = _mm256_set1_epi8(0x30);
   const __m256i ones = _mm256_set1_epi16(1);
-  const __m256i idx[4] = {_mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3),
-                          _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7)};
+  const __m256i idx[4] = {
+      _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1), _mm256_setr_epi32(2, 2, 2, 2, 3, 3, 3, 3),
+      _mm256_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5), _mm256_setr_epi32(6, 6, 6, 6, 7, 7, 7, 7)};
   __m256 acc = _mm256_setzero_ps(), acco = _mm256_setzero_ps();
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* blk = row + b * sizeof(Q6KBlock);
@@ -363,8 +378,9 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
     const float* dl = x.dl.data() + b * 64;
     const __m256 d = _mm256_set1_ps(f16(blk + 208));
     const __m128i sc8 = _mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192));
-    const __m256 dsc[2] = {_mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d),
-                           _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8))), d)};
+    const __m256 dsc[2] = {
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(sc8)), d),
+        _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(sc8, 8))), d)};
     acco = _mm256_fmadd_ps(dsc[0], _mm256_loadu_ps(x.xsum16.data() + b * 16), acco);
     acco = _mm256_fmadd_ps(dsc[1], _mm256_loadu_ps(x.xsum16.data() + b * 16 + 8), acco);
     for (int h = 0; h < 2; ++h) {
@@ -378,9 +394,10 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
                           _mm256_and_si256(_mm256_srli_epi16(qh, 2), m30))};
       for (int k = 0; k < 4; ++k) {
         const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(q[k], load256(xq + 128 * h + 32 * k)), ones);
-        acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
-                              _mm256_mul_ps(_mm256_permutevar8x32_ps(dsc[h], idx[k]), _mm256_loadu_ps(dl + 32 * h + 8 * k)),
-                              acc);
+        acc = _mm256_fmadd_ps(
+            _mm256_cvtepi32_ps(p),
+            _mm256_mul_ps(_mm256_permutevar8x32_ps(dsc[h], idx[k]), _mm256_loadu_ps(dl + 32 * h + 8 * k)),
+            acc);
       }
     }
   }
@@ -389,8 +406,8 @@ float dot_q6_k(const uint8_t* row, int64_t nb, const ActQ8& x) {
 
 // 32 bits -> 32 bytes, 0xFF where the bit is set.
 inline __m256i bytes_from_bits(uint32_t bits) {
-  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2, 2, 3, 3,
-                                        3, 3, 3, 3, 3, 3);
+  const __m256i shuf = _mm256_setr_epi8(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1, 2, 2, 2, 2, 2, 2, 2,
+                                        2, 3, 3, 3, 3, 3, 3, 3, 3);
   __m256i v = _mm256_shuffle_epi8(_mm256_set1_epi32(static_cast<int>(bits)), shuf);
   const __m256i sel = _mm256_set1_epi64x(0x7fbfdfeff7fbfdfe);
   v = _mm256_or_si256(v, sel);
@@ -405,12 +422,13 @@ float dot_q5_0(const uint8_t* row, int64_t nb, const ActQ8& x) {
   for (int64_t b = 0; b < nb; ++b) {
     const uint8_t* b0 = row + b * 22;
     const __m128i qs = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + 6));
-    __m256i v = _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1), m4);
+    __m256i v =
+        _mm256_and_si256(_mm256_inserti128_si256(_mm256_castsi128_si256(qs), _mm_srli_epi16(qs, 4), 1), m4);
     v = _mm256_or_si256(v, _mm256_and_si256(bytes_from_bits(load_u32(b0 + 2)), b16));
     __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(v, load256(x.q.data() + b * 32)), ones);
     p = _mm256_add_epi32(p, load256(x.off16.data() + b * 8));
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)),
-                          acc);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                          _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)), acc);
   }
   return hsum256(acc);
 }
@@ -422,9 +440,10 @@ float dot_q8_0(const uint8_t* row, int64_t nb, const ActQ8& x) {
     const uint8_t* b0 = row + b * 34;
     const __m256i w = load256(b0 + 2);
     const __m256i xv = load256(x.q.data() + b * 32);
-    const __m256i p = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w)), ones);
-    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p), _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)),
-                          acc);
+    const __m256i p =
+        _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_sign_epi8(w, w), _mm256_sign_epi8(xv, w)), ones);
+    acc = _mm256_fmadd_ps(_mm256_cvtepi32_ps(p),
+                          _mm256_mul_ps(_mm256_set1_ps(f16(b0)), _mm256_loadu_ps(x.dl.data() + b * 8)), acc);
   }
   return hsum256(acc);
 }
@@ -531,8 +550,9 @@ void axpy_f16(float a, const uint16_t* x, float* y, int64_t n) {
   const __m256 va = _mm256_set1_ps(a);
   int64_t i = 0;
   for (; i + 8 <= n; i += 8)
-    _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))),
-                                            _mm256_loadu_ps(y + i)));
+    _mm256_storeu_ps(
+        y + i, _mm256_fmadd_ps(va, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(x + i))),
+                               _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * _cvtsh_ss(x[i]);
 }
 

@@ -32,13 +32,13 @@ class ActQ8 {
 
   ActFormat format = ActFormat::kF32;
   int64_t n = 0;
-  const float* f32 = nullptr;   // kF32: the caller's x (must outlive the use)
-  AlignedArray<int8_t> q;       // n values, q = round(x / scale)
-  AlignedArray<float> dl;       // one scale per 4 elements (a lane), in q's order
-  AlignedArray<int32_t> off16;  // per lane: -16 * sum(q) (Q5_0's -16 offset)
-  AlignedArray<int32_t> off128; // per lane: -128 * sum(q) (Q8_0 as unsigned q + 128)
-  AlignedArray<float> xsum16;   // sum of the quantized x per 16 elements, natural order (Q6_K's -32)
-  AlignedArray<float> xsum32;   // the same per 32 (Q4_K's mins)
+  const float* f32 = nullptr;    // kF32: the caller's x (must outlive the use)
+  AlignedArray<int8_t> q;        // n values, q = round(x / scale)
+  AlignedArray<float> dl;        // one scale per 4 elements (a lane), in q's order
+  AlignedArray<int32_t> off16;   // per lane: -16 * sum(q) (Q5_0's -16 offset)
+  AlignedArray<int32_t> off128;  // per lane: -128 * sum(q) (Q8_0 as unsigned q + 128)
+  AlignedArray<float> xsum16;    // sum of the quantized x per 16 elements, natural order (Q6_K's -32)
+  AlignedArray<float> xsum32;    // the same per 32 (Q4_K's mins)
 };
 
 // A weight matrix used in place: rows of `row_bytes` at `data`.
@@ -55,7 +55,7 @@ void gemv_rows(const QMatrix& w, const ActQ8& x, int64_t r0, int64_t r1, float* 
 
 // Float helpers the ops use (SIMD of the build).
 float dot_f32(const float* a, const float* b, int64_t n);
-void axpy_f32(float a, const float* x, float* y, int64_t n);   // y += a x
+void axpy_f32(float a, const float* x, float* y, int64_t n);  // y += a x
 float sum_squares_f32(const float* x, int64_t n);
 float dot_f32_f16(const float* a, const uint16_t* b, int64_t n);
 void axpy_f16(float a, const uint16_t* x, float* y, int64_t n);  // y += a x (x F16)

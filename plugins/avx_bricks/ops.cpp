@@ -96,8 +96,8 @@ void parallel_gemv(ThreadPool& pool, const GemvSegment* segs, int n_segs) {
   });
 }
 
-void parallel_gate_up(ThreadPool& pool, const QMatrix& gate, const QMatrix& up, const ActQ8& x, float* g, float* u,
-                      float* h) {
+void parallel_gate_up(ThreadPool& pool, const QMatrix& gate, const QMatrix& up, const ActQ8& x, float* g,
+                      float* u, float* h) {
   const int64_t rows = gate.rows;
   const int64_t c = chunk_rows(rows, pool.size());
   const ActQ8& xg = x;
@@ -118,7 +118,8 @@ void rms_norm(const float* x, const float* w, int64_t n, double eps, float* y) {
 
 void RopeTable::init(int32_t head_dim, double theta) {
   inv_freq.resize(static_cast<size_t>(head_dim / 2));
-  for (int32_t i = 0; i < head_dim / 2; ++i) inv_freq[static_cast<size_t>(i)] = std::pow(theta, -2.0 * i / head_dim);
+  for (int32_t i = 0; i < head_dim / 2; ++i)
+    inv_freq[static_cast<size_t>(i)] = std::pow(theta, -2.0 * i / head_dim);
   cos_.resize(static_cast<size_t>(head_dim / 2));
   sin_.resize(static_cast<size_t>(head_dim / 2));
   pos = -1;
@@ -184,7 +185,8 @@ void KvCache::write_raw(int64_t row, int64_t n_rows, const void* src) {
 void AttentionScratch::init(const LayerShape& s, int64_t rows, int n_threads) {
   max_rows = rows;
   heads_per_task = s.n_head / s.n_head_kv;
-  scores.resize(static_cast<size_t>(n_threads) * static_cast<size_t>(heads_per_task) * static_cast<size_t>(rows));
+  scores.resize(static_cast<size_t>(n_threads) * static_cast<size_t>(heads_per_task) *
+                static_cast<size_t>(rows));
 }
 
 void attention(ThreadPool& pool, const LayerShape& s, const float* q, const KvCache& k, const KvCache& v,
@@ -200,7 +202,8 @@ void attention(ThreadPool& pool, const LayerShape& s, const float* q, const KvCa
   pool.parallel_for(n_tasks, [&](int64_t task, int thread) {
     const int32_t h0 = static_cast<int32_t>(task * per_task);
     const int32_t g = h0 / group;
-    float* sc = scratch.scores.data() + static_cast<size_t>(thread) * static_cast<size_t>(scratch.heads_per_task) *
+    float* sc = scratch.scores.data() + static_cast<size_t>(thread) *
+                                            static_cast<size_t>(scratch.heads_per_task) *
                                             static_cast<size_t>(scratch.max_rows);
     for (int64_t j = 0; j < n_rows; ++j) {
       for (int32_t i = 0; i < per_task; ++i) {

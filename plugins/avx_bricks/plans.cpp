@@ -35,9 +35,9 @@ std::string label(const std::string& op, const char* what, const char* role, int
 
 // One weight set: matrices in place, vectors as F32 copies, in the op's order.
 struct WeightSet {
-  std::vector<av::QMatrix> matrices;      // by slot index (empty QMatrix for vectors)
+  std::vector<av::QMatrix> matrices;        // by slot index (empty QMatrix for vectors)
   std::vector<std::vector<float>> vectors;  // by slot index (empty for matrices)
-  av::LayerWeights layer;                 // LAYER (and QKV/FFN use the same fields)
+  av::LayerWeights layer;                   // LAYER (and QKV/FFN use the same fields)
 };
 
 }  // namespace
@@ -128,7 +128,8 @@ void run_once(bb_plan& p, int64_t set) {
       const int parts = pool.size();
       pool.parallel_for(parts, [&](int64_t i, int) {
         const size_t a = n * static_cast<size_t>(i) / static_cast<size_t>(parts) / 64 * 64;
-        const size_t b = i + 1 == parts ? n : n * static_cast<size_t>(i + 1) / static_cast<size_t>(parts) / 64 * 64;
+        const size_t b =
+            i + 1 == parts ? n : n * static_cast<size_t>(i + 1) / static_cast<size_t>(parts) / 64 * 64;
         std::memcpy(p.out_bytes.data() + a, p.in_bytes.data() + a, b - a);
       });
       return;
@@ -153,8 +154,9 @@ void run_once(bb_plan& p, int64_t set) {
         xk = &p.act_b;
       }
       const ActQ8* xv = act_format_of(w.wv.type) == p.act_a.format ? &p.act_a
-                        : act_format_of(w.wv.type) == xk->format  ? xk
-                                                                  : (p.act_c.prepare(act_format_of(w.wv.type), x, s.n_embd), &p.act_c);
+                        : act_format_of(w.wv.type) == xk->format
+                            ? xk
+                            : (p.act_c.prepare(act_format_of(w.wv.type), x, s.n_embd), &p.act_c);
       const GemvSegment segs[3] = {{&w.wq, &p.act_a, p.out_f32[0].data(), w.bq, nullptr},
                                    {&w.wk, xk, p.out_f32[1].data(), w.bk, nullptr},
                                    {&w.wv, xv, p.out_f32[2].data(), w.bv, nullptr}};
@@ -200,7 +202,8 @@ void run_once(bb_plan& p, int64_t set) {
     }
     case BB_OP_LAYER:
       p.rope.set_pos(p.pos);
-      layer_forward(pool, s, ws.layer, p.in_f32[0].data(), p.pos, p.rope, p.kc, p.vc, p.layer, p.out_f32[0].data());
+      layer_forward(pool, s, ws.layer, p.in_f32[0].data(), p.pos, p.rope, p.kc, p.vc, p.layer,
+                    p.out_f32[0].data());
       return;
     default:
       break;
@@ -208,7 +211,8 @@ void run_once(bb_plan& p, int64_t set) {
   throw std::logic_error("run_once: op not handled");
 }
 
-void check_io(const bb_plan& p, size_t i, const SlotSpec& spec, const bb_tensor& t, int32_t type, const char* what) {
+void check_io(const bb_plan& p, size_t i, const SlotSpec& spec, const bb_tensor& t, int32_t type,
+              const char* what) {
   check_slot(t, spec, label(p.name, what, spec.role), true);
   if (t.type != type)
     invalid(p.name + ": " + what + " '" + spec.role + "' has type " + type_name(t.type) +
@@ -235,10 +239,13 @@ bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out) 
     p.name = op_name(desc->op);
     p.ctx = ctx;
     p.cancel_flag = cancel_flag_of(ctx->host);
-    if (desc->n_weight_sets < 1) invalid(p.name + ": n_weight_sets " + std::to_string(desc->n_weight_sets) + " must be >= 1");
-    if (desc->n_weights_per_set < 0 || desc->n_inputs < 0 || desc->n_outputs < 0) invalid(p.name + ": negative tensor count");
+    if (desc->n_weight_sets < 1)
+      invalid(p.name + ": n_weight_sets " + std::to_string(desc->n_weight_sets) + " must be >= 1");
+    if (desc->n_weights_per_set < 0 || desc->n_inputs < 0 || desc->n_outputs < 0)
+      invalid(p.name + ": negative tensor count");
     p.n_sets = desc->n_weight_sets;
-    if (desc->op != BB_OP_COPY && desc->op != BB_OP_GEMV) p.shape = layer_shape_of(desc->dims, "plan_create " + p.name);
+    if (desc->op != BB_OP_COPY && desc->op != BB_OP_GEMV)
+      p.shape = layer_shape_of(desc->dims, "plan_create " + p.name);
     p.spec = op_spec(*desc, p.shape);
     check_count(p.name, "weights per set", desc->n_weights_per_set, p.spec.weights);
     check_count(p.name, "inputs", desc->n_inputs, p.spec.inputs);
@@ -312,15 +319,16 @@ bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* in
     bb_plan& p = *plan;
     check_count(p.name, "inputs", n_inputs, p.spec.inputs);
     if (inputs == nullptr) invalid(p.name + ": plan_write_inputs: inputs is NULL");
-    for (size_t i = 0; i < p.spec.inputs.size(); ++i) check_io(p, i, p.spec.inputs[i], inputs[i], p.input_types[i], "input");
+    for (size_t i = 0; i < p.spec.inputs.size(); ++i)
+      check_io(p, i, p.spec.inputs[i], inputs[i], p.input_types[i], "input");
     for (size_t i = 0; i < p.spec.inputs.size(); ++i) {
       if (p.spec.inputs[i].kind != SlotKind::kI32) continue;
       int32_t pos;
       std::memcpy(&pos, inputs[i].data, sizeof(pos));
       if (pos < 0) invalid(p.name + ": input 'pos' is " + std::to_string(pos) + ", must be >= 0");
       if (p.op == BB_OP_LAYER && pos >= p.kc.rows)
-        invalid("layer: input 'pos' is " + std::to_string(pos) + " but the caches hold " + std::to_string(p.kc.rows) +
-                " rows (C must be >= pos + 1)");
+        invalid("layer: input 'pos' is " + std::to_string(pos) + " but the caches hold " +
+                std::to_string(p.kc.rows) + " rows (C must be >= pos + 1)");
     }
     for (size_t i = 0; i < p.spec.inputs.size(); ++i) {
       const SlotSpec& s = p.spec.inputs[i];
@@ -356,7 +364,8 @@ bb_error* plan_run(bb_plan* plan, bb_run_args* args) {
     require_struct_size(args, sizeof(bb_run_args), "plan_run " + p.name, "args");
     args->device_time_valid = 0;
     args->device_time_ns = 0;
-    if (args->iterations < 1) invalid(p.name + ": iterations " + std::to_string(args->iterations) + " must be >= 1");
+    if (args->iterations < 1)
+      invalid(p.name + ": iterations " + std::to_string(args->iterations) + " must be >= 1");
     if (args->weight_set_begin < 0) invalid(p.name + ": weight_set_begin must be >= 0");
     if (!p.inputs_written) invalid(p.name + ": plan_run before plan_write_inputs");
     p.has_outputs = false;

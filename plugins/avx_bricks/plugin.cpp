@@ -75,9 +75,13 @@ constexpr bb_kv kBuildInfo[] = {
     {"isa_detected", ""},  // filled at the first get_build_info from avx_bricks_detected_isa()
     {"compiler", kCompiler},
     {"cxx_flags", AVX_BRICKS_CXX_FLAGS},
-    {"threads", "persistent pool per context: context n_threads, else the host's n_threads (default: all cores)"},
-    {"activations", "Q5_0/Q8_0 weights: x as int8 blocks of 32; Q4_K/Q6_K: int8 blocks of 256 (llama.cpp's Q8_0/Q8_K scheme); F32/F16: float"},
-    {"dot_products", "integer (VNNI vpdpbusd/vpdpwssd or AVX2 vpmaddubsw/vpmaddwd), float accumulation per block"},
+    {"threads",
+     "persistent pool per context: context n_threads, else the host's n_threads (default: all cores)"},
+    {"activations",
+     "Q5_0/Q8_0 weights: x as int8 blocks of 32; Q4_K/Q6_K: int8 blocks of 256 (llama.cpp's Q8_0/Q8_K "
+     "scheme); F32/F16: float"},
+    {"dot_products",
+     "integer (VNNI vpdpbusd/vpdpwssd or AVX2 vpmaddubsw/vpmaddwd), float accumulation per block"},
     {"weights", "used in place from the host's buffers (zero-copy, no repacking: repack time 0)"},
     {"kv_cache", "F32 or F16"},
     {"plugin_version", AVX_BRICKS_VERSION},
@@ -116,7 +120,8 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     glue::require_struct_size(args, sizeof(bb_context_args), "context_create", "args");
     if (args->n_options > 0 && args->options == nullptr)
       glue::invalid("context_create: n_options " + std::to_string(args->n_options) + " but options is NULL");
-    if (args->n_threads < 0) glue::invalid("context_create: n_threads " + std::to_string(args->n_threads) + " < 0");
+    if (args->n_threads < 0)
+      glue::invalid("context_create: n_threads " + std::to_string(args->n_threads) + " < 0");
     int n = args->n_threads;
     if (n == 0 && g_host != nullptr && BB_HAS_FIELD(g_host, bb_host_api, n_threads)) n = g_host->n_threads;
     if (n <= 0) n = static_cast<int>(std::thread::hardware_concurrency());
@@ -138,7 +143,8 @@ constexpr bb_plugin_api kApi = {
     BB_ABI_VERSION_MINOR,
     "avx_bricks",
     AVX_BRICKS_VERSION,
-    "AVX2/AVX-512 CPU kernels, multi-threaded, 8-bit activations for quantized weights (build: " AVX_BRICKS_BUILD ")",
+    "AVX2/AVX-512 CPU kernels, multi-threaded, 8-bit activations for quantized weights "
+    "(build: " AVX_BRICKS_BUILD ")",
     error_status,
     error_message,
     error_destroy,

@@ -20,7 +20,7 @@ namespace {
 enum Level { kNone = 0, kAvx2 = 2, kAvx512 = 3 };
 
 struct CpuView {
-  int level;         // the best level this CPU and OS can run
+  int level;          // the best level this CPU and OS can run
   char missing[256];  // what stops the next level up, in words
 };
 
@@ -59,8 +59,8 @@ CpuView detect() {
     avx512vnni = (c >> 11) & 1;
   }
   const unsigned long long xcr0 = osxsave ? read_xcr0() : 0;
-  const bool os_ymm = (xcr0 & 0x6) == 0x6;     // XMM and YMM state saved by the OS
-  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;   // + opmask, ZMM_Hi256, Hi16_ZMM
+  const bool os_ymm = (xcr0 & 0x6) == 0x6;    // XMM and YMM state saved by the OS
+  const bool os_zmm = (xcr0 & 0xE6) == 0xE6;  // + opmask, ZMM_Hi256, Hi16_ZMM
   if (!osxsave) append(v.missing, sizeof v.missing, "OSXSAVE (the OS does not enable XSAVE)");
   if (!avx) append(v.missing, sizeof v.missing, "AVX");
   if (!avx2) append(v.missing, sizeof v.missing, "AVX2");
@@ -92,7 +92,9 @@ extern "C" __attribute__((visibility("hidden"))) const char* avx_bricks_detected
   static char text[320];
   const CpuView cpu = detect();
   snprintf(text, sizeof text, "%s%s%s (CPUID + XGETBV)",
-           cpu.level == kAvx512 ? "avx512f+bw+vl+vnni" : cpu.level == kAvx2 ? "avx2+fma+f16c" : "no avx2",
+           cpu.level == kAvx512 ? "avx512f+bw+vl+vnni"
+           : cpu.level == kAvx2 ? "avx2+fma+f16c"
+                                : "no avx2",
            cpu.missing[0] ? "; lacks " : "", cpu.missing);
   return text;
 }
@@ -117,12 +119,15 @@ extern "C" BB_EXPORT int32_t bb_plugin_probe(const bb_probe_args* args) {
   const char* cap = getenv("BRICKBENCH_AVX_PROBE_MAX");
   if (cap != nullptr && cap[0] != '\0') {
     int cap_level = -1;
-    if (strcmp(cap, "none") == 0) cap_level = kNone;
-    else if (strcmp(cap, "avx2") == 0) cap_level = kAvx2;
-    else if (strcmp(cap, "avx512") == 0) cap_level = kAvx512;
+    if (strcmp(cap, "none") == 0)
+      cap_level = kNone;
+    else if (strcmp(cap, "avx2") == 0)
+      cap_level = kAvx2;
+    else if (strcmp(cap, "avx512") == 0)
+      cap_level = kAvx512;
     if (cap_level < 0) {
-      snprintf(reason, sizeof reason,
-               "%s: BRICKBENCH_AVX_PROBE_MAX='%s' is not one of none, avx2, avx512", build, cap);
+      snprintf(reason, sizeof reason, "%s: BRICKBENCH_AVX_PROBE_MAX='%s' is not one of none, avx2, avx512",
+               build, cap);
       write_reason(args, reason);
       return 0;
     }

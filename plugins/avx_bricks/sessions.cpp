@@ -42,7 +42,8 @@ class TensorIndex {
     for (int32_t i = 0; i < desc.n_tensors; ++i) {
       const bb_tensor& t = desc.tensors[i];
       if (t.struct_size < sizeof(bb_tensor))
-        invalid("session_create: tensors[" + std::to_string(i) + "].struct_size " + std::to_string(t.struct_size) +
+        invalid("session_create: tensors[" + std::to_string(i) + "].struct_size " +
+                std::to_string(t.struct_size) +
                 " does not cover the name field (sessions find tensors by name)");
       if (t.name == nullptr) invalid("session_create: tensors[" + std::to_string(i) + "] has no name");
       if (!by_name_.emplace(t.name, &t).second)
@@ -71,12 +72,14 @@ class TensorIndex {
 
 void check_token(const bb_session& s, int32_t token, const std::string& where) {
   if (token < 0 || token >= s.n_vocab)
-    invalid(where + ": token " + std::to_string(token) + " outside [0, n_vocab " + std::to_string(s.n_vocab) + ")");
+    invalid(where + ": token " + std::to_string(token) + " outside [0, n_vocab " + std::to_string(s.n_vocab) +
+            ")");
 }
 
 void check_pos(const bb_session& s, int64_t pos, const std::string& where) {
   if (pos < 0 || pos >= s.n_ctx)
-    invalid(where + ": position " + std::to_string(pos) + " outside [0, n_ctx_max " + std::to_string(s.n_ctx) + ")");
+    invalid(where + ": position " + std::to_string(pos) + " outside [0, n_ctx_max " +
+            std::to_string(s.n_ctx) + ")");
 }
 
 void decode_token(bb_session& s, int32_t token, int32_t pos) {
@@ -88,8 +91,8 @@ void decode_token(bb_session& s, int32_t token, int32_t pos) {
   s.rope.set_pos(pos);
   for (int32_t l = 0; l < s.n_layer; ++l) {
     check_cancel(s.cancel_flag);
-    layer_forward(pool, sh, s.layers[static_cast<size_t>(l)], s.x.data(), pos, s.rope, s.k[static_cast<size_t>(l)],
-                  s.v[static_cast<size_t>(l)], s.scratch, s.x.data());
+    layer_forward(pool, sh, s.layers[static_cast<size_t>(l)], s.x.data(), pos, s.rope,
+                  s.k[static_cast<size_t>(l)], s.v[static_cast<size_t>(l)], s.scratch, s.x.data());
   }
   check_cancel(s.cancel_flag);
   rms_norm(s.x.data(), s.output_norm.data(), sh.n_embd, sh.rms_eps, s.xn.data());
@@ -123,13 +126,16 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
     s.cancel_flag = cancel_flag_of(ctx->host);
     s.shape = layer_shape_of(desc->dims, "session_create");
     const bb_model_dims& d = *desc->dims;
-    for (auto [v, name] : {std::pair{d.n_layer, "n_layer"}, {d.n_vocab, "n_vocab"}, {d.n_ctx_max, "n_ctx_max"}})
-      if (v <= 0) invalid(std::string("session_create: dims->") + name + " is " + std::to_string(v) + ", must be > 0");
+    for (auto [v, name] :
+         {std::pair{d.n_layer, "n_layer"}, {d.n_vocab, "n_vocab"}, {d.n_ctx_max, "n_ctx_max"}})
+      if (v <= 0)
+        invalid(std::string("session_create: dims->") + name + " is " + std::to_string(v) + ", must be > 0");
     s.n_layer = d.n_layer;
     s.n_vocab = d.n_vocab;
     s.n_ctx = d.n_ctx_max;
     const TensorIndex index(*desc);
-    const int64_t e = s.shape.n_embd, h = s.shape.q_width(), k = s.shape.kv_width(), f = s.shape.n_ff, nv = d.n_vocab;
+    const int64_t e = s.shape.n_embd, h = s.shape.q_width(), k = s.shape.kv_width(), f = s.shape.n_ff,
+                  nv = d.n_vocab;
     s.token_embd = index.matrix("token_embd.weight", {nv, e});
     s.output_norm = index.vector("output_norm.weight", e);
     if (d.tied_embeddings != 0) {
@@ -173,7 +179,8 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
     s.xn.resize(static_cast<size_t>(e) + 16);
     s.logits.resize(static_cast<size_t>(nv));
     s.act_out.reserve(e);
-    const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    const double ms =
+        std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
     log_line(ctx->host, BB_LOG_INFO,
              "session: " + std::to_string(d.n_layer) + " layers bound in place (no repacking), KV cache " +
                  std::to_string(s.n_ctx) + " rows " + type_name(desc->kv_type) + ", " +
@@ -192,7 +199,8 @@ bb_error* session_decode(bb_session* session, bb_decode_args* args) {
     args->device_time_ns = 0;
     check_token(*session, args->token, "decode");
     check_pos(*session, args->pos, "decode");
-    if (args->iterations < 1) invalid("decode: iterations " + std::to_string(args->iterations) + " must be >= 1");
+    if (args->iterations < 1)
+      invalid("decode: iterations " + std::to_string(args->iterations) + " must be >= 1");
     for (int64_t i = 0; i < args->iterations; ++i) decode_token(*session, args->token, args->pos);
     if (args->logits != nullptr)
       std::memcpy(args->logits, session->logits.data(), static_cast<size_t>(session->n_vocab) * 4);
@@ -224,7 +232,8 @@ bb_error* session_write_kv(bb_session* session, const bb_kv_write_args* args) {
       invalid("session_write_kv: positions [" + std::to_string(args->pos_begin) + ", " +
               std::to_string(int64_t{args->pos_begin} + args->n_pos) + ") outside [0, n_ctx_max " +
               std::to_string(s.n_ctx) + ")");
-    if (args->n_pos > 0 && (args->k == nullptr || args->v == nullptr)) invalid("session_write_kv: k or v is NULL");
+    if (args->n_pos > 0 && (args->k == nullptr || args->v == nullptr))
+      invalid("session_write_kv: k or v is NULL");
     KvCache& kc = s.k[static_cast<size_t>(args->layer)];
     KvCache& vc = s.v[static_cast<size_t>(args->layer)];
     for (int32_t i = 0; i < args->n_pos; ++i) {
@@ -246,7 +255,8 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
     if (args->prompt == nullptr) invalid("generate: prompt is NULL");
     if (args->n_generate > 0 && args->tokens_out == nullptr) invalid("generate: tokens_out is NULL");
     for (int32_t i = 0; i < args->n_prompt; ++i) check_token(s, args->prompt[i], "generate: prompt");
-    const int64_t last_pos = int64_t{args->pos_begin} + args->n_prompt - 1 + std::max(0, args->n_generate - 1);
+    const int64_t last_pos =
+        int64_t{args->pos_begin} + args->n_prompt - 1 + std::max(0, args->n_generate - 1);
     check_pos(s, args->pos_begin, "generate: pos_begin");
     check_pos(s, last_pos, "generate: last position");
     int32_t pos = args->pos_begin;

@@ -1,12 +1,12 @@
 #include "thread_pool.h"
 
+#include <immintrin.h>
 #include <linux/futex.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <immintrin.h>
 
 namespace bb::avx {
 namespace {
@@ -48,7 +48,8 @@ void ThreadPool::run_items(int thread, uint32_t generation) {
     if (static_cast<uint32_t>(v >> 32) != generation) return;
     const auto item = static_cast<int64_t>(v & 0xffffffffu);
     if (item >= job.n_items) return;
-    if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire)) continue;
+    if (!next_.compare_exchange_weak(v, v + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+      continue;
     job.fn(job.ctx, item, thread);
     done_.fetch_add(1, std::memory_order_release);
     v = next_.load(std::memory_order_acquire);

@@ -15,45 +15,78 @@ namespace bb::plugin_util {
 // "gemv", "rms_norm", ...; "op#?" for ids outside the enum.
 inline const char* op_name(int32_t op) {
   switch (op) {
-    case BB_OP_COPY: return "copy";
-    case BB_OP_GEMV: return "gemv";
-    case BB_OP_RMS_NORM: return "rms_norm";
-    case BB_OP_QKV: return "qkv";
-    case BB_OP_ROPE: return "rope";
-    case BB_OP_ATTENTION: return "attention";
-    case BB_OP_O_PROJ: return "o_proj";
-    case BB_OP_FFN: return "ffn";
-    case BB_OP_LAYER: return "layer";
-    case BB_OP_DECODE: return "decode";
-    case BB_OP_GENERATE: return "generate";
-    default: return "op#?";
+    case BB_OP_COPY:
+      return "copy";
+    case BB_OP_GEMV:
+      return "gemv";
+    case BB_OP_RMS_NORM:
+      return "rms_norm";
+    case BB_OP_QKV:
+      return "qkv";
+    case BB_OP_ROPE:
+      return "rope";
+    case BB_OP_ATTENTION:
+      return "attention";
+    case BB_OP_O_PROJ:
+      return "o_proj";
+    case BB_OP_FFN:
+      return "ffn";
+    case BB_OP_LAYER:
+      return "layer";
+    case BB_OP_DECODE:
+      return "decode";
+    case BB_OP_GENERATE:
+      return "generate";
+    default:
+      return "op#?";
   }
 }
 
 // "Q4_K", "F32", "I8", ...: every bb_type by name; "type#N" for others.
 inline std::string type_name(int32_t type) {
   switch (type) {
-    case BB_TYPE_F32: return "F32";
-    case BB_TYPE_F16: return "F16";
-    case BB_TYPE_Q4_0: return "Q4_0";
-    case BB_TYPE_Q4_1: return "Q4_1";
-    case BB_TYPE_Q5_0: return "Q5_0";
-    case BB_TYPE_Q5_1: return "Q5_1";
-    case BB_TYPE_Q8_0: return "Q8_0";
-    case BB_TYPE_Q8_1: return "Q8_1";
-    case BB_TYPE_Q2_K: return "Q2_K";
-    case BB_TYPE_Q3_K: return "Q3_K";
-    case BB_TYPE_Q4_K: return "Q4_K";
-    case BB_TYPE_Q5_K: return "Q5_K";
-    case BB_TYPE_Q6_K: return "Q6_K";
-    case BB_TYPE_Q8_K: return "Q8_K";
-    case BB_TYPE_I8: return "I8";
-    case BB_TYPE_I16: return "I16";
-    case BB_TYPE_I32: return "I32";
-    case BB_TYPE_I64: return "I64";
-    case BB_TYPE_F64: return "F64";
-    case BB_TYPE_BF16: return "BF16";
-    default: return "type#" + std::to_string(type);
+    case BB_TYPE_F32:
+      return "F32";
+    case BB_TYPE_F16:
+      return "F16";
+    case BB_TYPE_Q4_0:
+      return "Q4_0";
+    case BB_TYPE_Q4_1:
+      return "Q4_1";
+    case BB_TYPE_Q5_0:
+      return "Q5_0";
+    case BB_TYPE_Q5_1:
+      return "Q5_1";
+    case BB_TYPE_Q8_0:
+      return "Q8_0";
+    case BB_TYPE_Q8_1:
+      return "Q8_1";
+    case BB_TYPE_Q2_K:
+      return "Q2_K";
+    case BB_TYPE_Q3_K:
+      return "Q3_K";
+    case BB_TYPE_Q4_K:
+      return "Q4_K";
+    case BB_TYPE_Q5_K:
+      return "Q5_K";
+    case BB_TYPE_Q6_K:
+      return "Q6_K";
+    case BB_TYPE_Q8_K:
+      return "Q8_K";
+    case BB_TYPE_I8:
+      return "I8";
+    case BB_TYPE_I16:
+      return "I16";
+    case BB_TYPE_I32:
+      return "I32";
+    case BB_TYPE_I64:
+      return "I64";
+    case BB_TYPE_F64:
+      return "F64";
+    case BB_TYPE_BF16:
+      return "BF16";
+    default:
+      return "type#" + std::to_string(type);
   }
 }
 

@@ -110,11 +110,13 @@ bb_error* guarded(PluginId& id, const char* where, Body&& body, const char* oom 
 
 // Checks that a struct written by the host covers every field the plugin reads.
 template <typename T>
-void require_struct_size(const char* plugin, const T* p, size_t needed, const std::string& where, const char* what) {
+void require_struct_size(const char* plugin, const T* p, size_t needed, const std::string& where,
+                         const char* what) {
   if (p == nullptr) invalid(std::string(plugin) + " " + where + ": " + what + " is NULL");
   if (p->struct_size < needed) {
-    invalid(std::string(plugin) + " " + where + ": " + what + "->struct_size " + std::to_string(p->struct_size) +
-            " is smaller than the " + std::to_string(needed) + " bytes of ABI v1.0");
+    invalid(std::string(plugin) + " " + where + ": " + what + "->struct_size " +
+            std::to_string(p->struct_size) + " is smaller than the " + std::to_string(needed) +
+            " bytes of ABI v1.0");
   }
 }
 
@@ -140,10 +142,14 @@ inline std::string describe(const char* plugin, const bb_tensor& t, const Tensor
 inline uint64_t element_bytes(int32_t type) {
   switch (type) {
     case BB_TYPE_F32:
-    case BB_TYPE_I32: return 4;
-    case BB_TYPE_F16: return 2;
-    case BB_TYPE_I8: return 1;
-    default: throw std::logic_error("element_bytes: not an activation type");
+    case BB_TYPE_I32:
+      return 4;
+    case BB_TYPE_F16:
+      return 2;
+    case BB_TYPE_I8:
+      return 1;
+    default:
+      throw std::logic_error("element_bytes: not an activation type");
   }
 }
 
@@ -152,7 +158,8 @@ inline void check_nbytes(const char* plugin, const bb_tensor& t, const TensorChe
   if (t.data == nullptr && t.nbytes == 0) return;
   if (t.nbytes != expected) {
     invalid(describe(plugin, t, c) + ": nbytes " + std::to_string(t.nbytes) + " but shape " +
-            shape_string(t.shape, t.ndim) + " of " + type_name(t.type) + " takes " + std::to_string(expected));
+            shape_string(t.shape, t.ndim) + " of " + type_name(t.type) + " takes " +
+            std::to_string(expected));
   }
 }
 
@@ -166,17 +173,20 @@ inline void check_layout(const char* plugin, const bb_tensor& t, const TensorChe
   }
   if (t.device_type != BB_DEVICE_CPU && t.device_type != BB_DEVICE_CUDA_HOST) {
     unsupported(describe(plugin, t, c) + ": device_type " + std::to_string(t.device_type) + "; " +
-                (memory_note != nullptr ? std::string(memory_note)
-                                        : std::string(plugin) + " reads host memory only (CPU or CUDA_HOST)"));
+                (memory_note != nullptr
+                     ? std::string(memory_note)
+                     : std::string(plugin) + " reads host memory only (CPU or CUDA_HOST)"));
   }
   const auto ndim = static_cast<int32_t>(c.shape.size());
   bool same = t.ndim == ndim;
   for (int32_t i = 0; same && i < ndim; ++i) same = t.shape[i] == c.shape[static_cast<size_t>(i)];
   if (!same) {
-    invalid(describe(plugin, t, c) + ": shape " + shape_string(t.shape, std::max(0, std::min(t.ndim, BB_MAX_DIMS))) +
-            " but the op needs " + shape_string(c.shape.data(), ndim));
+    invalid(describe(plugin, t, c) + ": shape " +
+            shape_string(t.shape, std::max(0, std::min(t.ndim, BB_MAX_DIMS))) + " but the op needs " +
+            shape_string(c.shape.data(), ndim));
   }
-  if (!is_compact(t)) unsupported(describe(plugin, t, c) + ": strided tensors are not supported (pass compact row-major)");
+  if (!is_compact(t))
+    unsupported(describe(plugin, t, c) + ": strided tensors are not supported (pass compact row-major)");
   if (c.need_data && t.data == nullptr) invalid(describe(plugin, t, c) + ": data is NULL");
 }
 
@@ -185,7 +195,8 @@ inline void check_activation(const char* plugin, const bb_tensor& t, const Tenso
                              const char* memory_note = nullptr) {
   check_layout(plugin, t, c, memory_note);
   if (t.type != type)
-    invalid(describe(plugin, t, c) + ": type " + type_name(t.type) + " but the op's convention is " + type_name(type));
+    invalid(describe(plugin, t, c) + ": type " + type_name(t.type) + " but the op's convention is " +
+            type_name(type));
   uint64_t n = 1;
   for (int64_t d : c.shape) n *= static_cast<uint64_t>(d);
   check_nbytes(plugin, t, c, n * element_bytes(type));
@@ -199,13 +210,15 @@ inline void check_kv_cache(const char* plugin, const bb_tensor& t, const TensorC
     unsupported(describe(plugin, t, c) + ": KV cache type " + type_name(t.type) + " (" + plugin +
                 " takes F32 or F16)");
   }
-  check_nbytes(plugin, t, c, static_cast<uint64_t>(c.shape[0]) * static_cast<uint64_t>(c.shape[1]) * element_bytes(t.type));
+  check_nbytes(plugin, t, c,
+               static_cast<uint64_t>(c.shape[0]) * static_cast<uint64_t>(c.shape[1]) * element_bytes(t.type));
 }
 
 // The model dims every op relies on: positive sizes, whole query-head groups, even head_dim (NEOX
 // RoPE rotates halves), finite rms_eps >= 0 and rope_theta > 0. A plugin adds its own limits after.
 inline void check_model_dims(const char* plugin, const bb_model_dims* dims, const std::string& where) {
-  require_struct_size(plugin, dims, offsetof(bb_model_dims, tied_embeddings) + sizeof(int32_t), where, "dims");
+  require_struct_size(plugin, dims, offsetof(bb_model_dims, tied_embeddings) + sizeof(int32_t), where,
+                      "dims");
   const std::string at = std::string(plugin) + " " + where + ": dims->";
   auto positive = [&](int32_t v, const char* name) {
     if (v <= 0) invalid(at + name + " is " + std::to_string(v) + ", must be > 0");
@@ -270,14 +283,16 @@ inline std::string label(const char* op, const char* what, const char* role, int
 
 // The leading dims of a host tensor that sizes the op (GEMV's W, COPY's src, a KV cache), after
 // checking that the tensor can be read at all.
-inline std::vector<int64_t> sizing_shape(const char* plugin, const bb_tensor* array, int32_t count, int32_t index,
-                                         int32_t ndim, const char* op, const char* what, const char* role) {
+inline std::vector<int64_t> sizing_shape(const char* plugin, const bb_tensor* array, int32_t count,
+                                         int32_t index, int32_t ndim, const char* op, const char* what,
+                                         const char* role) {
   const std::string where = std::string(plugin) + " " + label(op, what, role);
   if (array == nullptr) invalid(where + ": the array is NULL");
   if (index >= count) invalid(where + ": missing");
   const bb_tensor& t = array[index];
   if (t.struct_size < offsetof(bb_tensor, strides)) invalid(where + ": struct_size too small");
-  if (t.ndim != ndim) invalid(where + ": ndim " + std::to_string(t.ndim) + " but the op needs " + std::to_string(ndim));
+  if (t.ndim != ndim)
+    invalid(where + ": ndim " + std::to_string(t.ndim) + " but the op needs " + std::to_string(ndim));
   std::vector<int64_t> shape(t.shape, t.shape + ndim);
   for (int64_t d : shape)
     if (d <= 0) invalid(where + ": shape " + shape_string(t.shape, ndim) + " has an empty dimension");
@@ -300,7 +315,8 @@ inline OpSpec op_spec(const char* plugin, const bb_plan_desc& d, const OpWidths&
         invalid(std::string(plugin) + " gemv: n_weights_per_set " + std::to_string(d.n_weights_per_set) +
                 " but the op takes 1 weight (W)");
       }
-      const auto m = sizing_shape(plugin, d.weights, d.n_weights_per_set * d.n_weight_sets, 0, 2, op, "weight", "W");
+      const auto m =
+          sizing_shape(plugin, d.weights, d.n_weights_per_set * d.n_weight_sets, 0, 2, op, "weight", "W");
       return {{{"W", K::kMatrix, {m[0], m[1]}}}, {{"x", K::kF32, {m[1]}}}, {{"y", K::kF32, {m[0]}}}};
     }
     case BB_OP_RMS_NORM:
@@ -344,7 +360,10 @@ inline OpSpec op_spec(const char* plugin, const bb_plan_desc& d, const OpWidths&
                {"gate", K::kMatrix, {f, e}},
                {"up", K::kMatrix, {f, e}},
                {"down", K::kMatrix, {e, f}}},
-              {{"x", K::kF32, {e}}, {"pos", K::kI32, {1}}, {"k_cache", K::kKCache, {c, k}}, {"v_cache", K::kVCache, {c, k}}},
+              {{"x", K::kF32, {e}},
+               {"pos", K::kI32, {1}},
+               {"k_cache", K::kKCache, {c, k}},
+               {"v_cache", K::kVCache, {c, k}}},
               {{"y", K::kF32, {e}}}};
     }
     default:
@@ -364,8 +383,8 @@ inline std::string role_list(const std::vector<SlotSpec>& specs) {
 inline void check_count(const char* plugin, const char* op, const char* what, int32_t given,
                         const std::vector<SlotSpec>& specs) {
   if (given != static_cast<int32_t>(specs.size())) {
-    invalid(std::string(plugin) + " " + op + ": " + std::to_string(given) + " " + what + " but the op takes " +
-            std::to_string(specs.size()) + " (" + role_list(specs) + ")");
+    invalid(std::string(plugin) + " " + op + ": " + std::to_string(given) + " " + what +
+            " but the op takes " + std::to_string(specs.size()) + " (" + role_list(specs) + ")");
   }
 }
 

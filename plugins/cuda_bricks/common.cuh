@@ -80,9 +80,11 @@ __device__ __forceinline__ void group8_quantize(float4 v, bool valid, int8_t* q,
   s += __shfl_xor_sync(0xFFFFFFFFu, s, 4);
   if (!valid) return;
   const uint32_t hw = (static_cast<uint32_t>(h0) & 0xFFu) | ((static_cast<uint32_t>(h1) & 0xFFu) << 8) |
-                      ((static_cast<uint32_t>(h2) & 0xFFu) << 16) | ((static_cast<uint32_t>(h3) & 0xFFu) << 24);
+                      ((static_cast<uint32_t>(h2) & 0xFFu) << 16) |
+                      ((static_cast<uint32_t>(h3) & 0xFFu) << 24);
   const uint32_t lw = (static_cast<uint32_t>(l0) & 0xFFu) | ((static_cast<uint32_t>(l1) & 0xFFu) << 8) |
-                      ((static_cast<uint32_t>(l2) & 0xFFu) << 16) | ((static_cast<uint32_t>(l3) & 0xFFu) << 24);
+                      ((static_cast<uint32_t>(l2) & 0xFFu) << 16) |
+                      ((static_cast<uint32_t>(l3) & 0xFFu) << 24);
   const int quarter = lane & 7;  // elements 4 quarter .. + 3 of the block
   uint32_t* p = reinterpret_cast<uint32_t*>(q + 64 * block + 32 * (quarter >> 2) + 4 * (quarter & 3));
   p[0] = hw;
@@ -117,7 +119,8 @@ __device__ __forceinline__ void block_rms_norm(const float* x, const float* g, f
       v[k] = i < n4 ? __ldcg(x4 + i) : make_float4(0.0f, 0.0f, 0.0f, 0.0f);
     }
 #pragma unroll
-    for (int k = 0; k < kNormBatch; ++k) ss += v[k].x * v[k].x + v[k].y * v[k].y + v[k].z * v[k].z + v[k].w * v[k].w;
+    for (int k = 0; k < kNormBatch; ++k)
+      ss += v[k].x * v[k].x + v[k].y * v[k].y + v[k].z * v[k].z + v[k].w * v[k].w;
   }
   const float total = block_sum(ss, scratch);
   const float inv = 1.0f / sqrtf(total / static_cast<float>(n) + eps);
@@ -198,7 +201,8 @@ cudaError_t launch_kernel(void (*kernel)(P...), dim3 grid, dim3 block, cudaStrea
 __device__ __forceinline__ unsigned long long argmax_key(float v, int row) {
   const uint32_t bits = __float_as_uint(v);
   const uint32_t ordered = (bits & 0x80000000u) ? ~bits : (bits | 0x80000000u);
-  return (static_cast<unsigned long long>(ordered) << 32) | static_cast<unsigned long long>(0xFFFFFFFFu - static_cast<uint32_t>(row));
+  return (static_cast<unsigned long long>(ordered) << 32) |
+         static_cast<unsigned long long>(0xFFFFFFFFu - static_cast<uint32_t>(row));
 }
 
 }  // namespace bb::cuda_bricks

@@ -23,25 +23,41 @@ __device__ __forceinline__ void lane_dot2(const MatDesc& m, int r0, int r1, int 
     for (int u = static_cast<int>(threadIdx.x & 31); u < units; u += 32) UnitDot2(m, r0, r1, u, x, a0, a1);
   } else {
 #pragma unroll 1
-    for (int u = static_cast<int>(threadIdx.x & 31) + 32 * ks; u < units; u += 32 * KS) UnitDot2(m, r0, r1, u, x, a0, a1);
+    for (int u = static_cast<int>(threadIdx.x & 31) + 32 * ks; u < units; u += 32 * KS)
+      UnitDot2(m, r0, r1, u, x, a0, a1);
   }
 }
 
 // Warp-wide: this warp's slice ks (of KS) of the dot products of rows r0, r1 (both valid), in every lane.
 template <int KS = 1>
-__device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0, float& a1,
-                                          int ks = 0) {
+__device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0,
+                                          float& a1, int ks = 0) {
   a0 = 0.0f;
   a1 = 0.0f;
   switch (m.type) {
-    case kTypeQ4_K: lane_dot2<unit_dot2_q4_k, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeQ6_K: lane_dot2<unit_dot2_q6_k, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeQ8_0: lane_dot2<unit_dot2_q8_0, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeQ5_0: lane_dot2<unit_dot2_q5_0, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeQ4_0: lane_dot2<unit_dot2_q4_0, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeF16: lane_dot2<unit_dot2_f16, KS>(m, r0, r1, ks, x, a0, a1); break;
-    case kTypeF32: lane_dot2<unit_dot2_f32, KS>(m, r0, r1, ks, x, a0, a1); break;
-    default: break;
+    case kTypeQ4_K:
+      lane_dot2<unit_dot2_q4_k, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeQ6_K:
+      lane_dot2<unit_dot2_q6_k, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeQ8_0:
+      lane_dot2<unit_dot2_q8_0, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeQ5_0:
+      lane_dot2<unit_dot2_q5_0, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeQ4_0:
+      lane_dot2<unit_dot2_q4_0, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeF16:
+      lane_dot2<unit_dot2_f16, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    case kTypeF32:
+      lane_dot2<unit_dot2_f32, KS>(m, r0, r1, ks, x, a0, a1);
+      break;
+    default:
+      break;
   }
   a0 = warp_sum(a0);
   a1 = warp_sum(a1);
@@ -59,7 +75,8 @@ __device__ __forceinline__ void store_kv(void* cache, size_t i, bool f16, float 
   }
 }
 
-__device__ __forceinline__ void qkv_rope_pair(const GemvLaunch* __restrict__ L, int s, int r0, float a0, float a1) {
+__device__ __forceinline__ void qkv_rope_pair(const GemvLaunch* __restrict__ L, int s, int r0, float a0,
+                                              float a1) {
   const int pos = *L->pos;
   const size_t row = static_cast<size_t>(pos) * static_cast<size_t>(L->n_head_kv * L->head_dim);
   const bool f16 = L->kv_type == kTypeF16;
@@ -110,7 +127,8 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
   const int warp_all = threadIdx.x >> 5, lane = threadIdx.x & 31;
   const int warp = warp_all % kGemvWarps, ks = warp_all / kGemvWarps;  // row pair, K slice
   const int row_begin = (static_cast<int>(blockIdx.x) - L->seg[s].block_begin) * kGemvRowsPerBlock;
-  if (static_cast<int>(blockIdx.x) < prefetch_blocks) prefetch_rows_l2(m, row_begin, row_begin + kGemvRowsPerBlock, prefetch);
+  if (static_cast<int>(blockIdx.x) < prefetch_blocks)
+    prefetch_rows_l2(m, row_begin, row_begin + kGemvRowsPerBlock, prefetch);
   pdl_wait_then_release();
   const int r0 = row_begin + warp * kGemvRowsPerWarp;
   const int r1 = r0 + 1;
@@ -138,7 +156,8 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
         y[r0] += a0;
         if (has1) y[r1] += a1;
       } else if (E == GemvEpilogue::kQkvRope) {  // rows come in pairs: has1 holds
-        qkv_rope_pair(L, s, r0, a0 + (bias != nullptr ? bias[r0] : 0.0f), a1 + (bias != nullptr ? bias[r1] : 0.0f));
+        qkv_rope_pair(L, s, r0, a0 + (bias != nullptr ? bias[r0] : 0.0f),
+                      a1 + (bias != nullptr ? bias[r1] : 0.0f));
       } else {
         if (bias != nullptr) {
           a0 += bias[r0];
@@ -197,8 +216,8 @@ __device__ __forceinline__ void lane_dot_gate_up(const MatDesc& g, const MatDesc
 
 // gate+up+SiLU: block b computes outputs [32b, 32b + 32): warp w rows 32b + 4w .. + 3 of both
 // matrices, then warp 0 forms h = silu(g) * u and quantizes the 32 values (one activation block).
-__global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUpLaunch* __restrict__ L, int prefetch,
-                                                                     int prefetch_blocks) {
+__global__ void __launch_bounds__(kGateUpWarps * 32)
+    gate_up_kernel(const GateUpLaunch* __restrict__ L, int prefetch, int prefetch_blocks) {
   __shared__ float s_g[kGateUpOutputs];
   __shared__ float s_u[kGateUpOutputs];
   const int warp = threadIdx.x >> 5, lane = threadIdx.x & 31;
@@ -215,12 +234,24 @@ __global__ void __launch_bounds__(kGateUpWarps * 32) gate_up_kernel(const GateUp
   bool fused = gate.type == up.type && gate.cols == up.cols;
   if (fused) {
     switch (gate.type) {
-      case kTypeQ4_K: lane_dot_gate_up<unit_dot2_q4_k>(gate, up, o, L->x, a); break;
-      case kTypeQ6_K: lane_dot_gate_up<unit_dot2_q6_k>(gate, up, o, L->x, a); break;
-      case kTypeQ8_0: lane_dot_gate_up<unit_dot2_q8_0>(gate, up, o, L->x, a); break;
-      case kTypeQ5_0: lane_dot_gate_up<unit_dot2_q5_0>(gate, up, o, L->x, a); break;
-      case kTypeQ4_0: lane_dot_gate_up<unit_dot2_q4_0>(gate, up, o, L->x, a); break;
-      default: fused = false; break;
+      case kTypeQ4_K:
+        lane_dot_gate_up<unit_dot2_q4_k>(gate, up, o, L->x, a);
+        break;
+      case kTypeQ6_K:
+        lane_dot_gate_up<unit_dot2_q6_k>(gate, up, o, L->x, a);
+        break;
+      case kTypeQ8_0:
+        lane_dot_gate_up<unit_dot2_q8_0>(gate, up, o, L->x, a);
+        break;
+      case kTypeQ5_0:
+        lane_dot_gate_up<unit_dot2_q5_0>(gate, up, o, L->x, a);
+        break;
+      case kTypeQ4_0:
+        lane_dot_gate_up<unit_dot2_q4_0>(gate, up, o, L->x, a);
+        break;
+      default:
+        fused = false;
+        break;
     }
   }
   if (fused) {
@@ -267,8 +298,8 @@ const GemvSplit& gemv_split() {
   static const GemvSplit s = [] {
     GemvSplit r;
     int dev = 0, v = 0;
-    if (cudaGetDevice(&dev) == cudaSuccess && cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess &&
-        v > 0) {
+    if (cudaGetDevice(&dev) == cudaSuccess &&
+        cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && v > 0) {
       r.sms = v;
     }
     if (const char* e = std::getenv("CUDA_BRICKS_GEMV_SPLIT")) {
@@ -306,13 +337,18 @@ cudaError_t launch_gemv_e(const GemvLaunch* d, dim3 grid, dim3 block, int prefet
 int prefetch_for_next_launch() { return pdl_next_launch_programmatic() ? pdl_prefetch_bytes() : 0; }
 
 template <int KS>
-cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, int pf, cudaStream_t stream) {
+cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, int pf,
+                           cudaStream_t stream) {
   const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
   switch (epilogue) {
-    case GemvEpilogue::kStore: return launch_gemv_e<GemvEpilogue::kStore, KS>(d, grid, block, pf, stream);
-    case GemvEpilogue::kResidualNorm: return launch_gemv_e<GemvEpilogue::kResidualNorm, KS>(d, grid, block, pf, stream);
-    case GemvEpilogue::kQkvRope: return launch_gemv_e<GemvEpilogue::kQkvRope, KS>(d, grid, block, pf, stream);
-    case GemvEpilogue::kArgmax: return launch_gemv_e<GemvEpilogue::kArgmax, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kStore:
+      return launch_gemv_e<GemvEpilogue::kStore, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kResidualNorm:
+      return launch_gemv_e<GemvEpilogue::kResidualNorm, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kQkvRope:
+      return launch_gemv_e<GemvEpilogue::kQkvRope, KS>(d, grid, block, pf, stream);
+    case GemvEpilogue::kArgmax:
+      return launch_gemv_e<GemvEpilogue::kArgmax, KS>(d, grid, block, pf, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -320,7 +356,8 @@ cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue 
 
 // Split K where the grid is small (0.5B-3B projections, e.g. 112-320 blocks of 8 rows on 132
 // SMs): at most one block per SM -> 4 warps per row pair, at most 4 -> 2, else 1 (4-warp blocks).
-cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream) {
+cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue,
+                        cudaStream_t stream) {
   const GemvSplit& sp = gemv_split();
   const unsigned n = static_cast<unsigned>(h.n_blocks);
   const int pf = prefetch_for_next_launch();
@@ -332,8 +369,8 @@ cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue e
 cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
   static const int wave = first_wave_blocks(gate_up_kernel, kGateUpWarps * 32, gemv_split().sms);
   const int pf = prefetch_for_next_launch();
-  return launch_kernel(gate_up_kernel, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32), stream, d, pf,
-                       pf > 0 ? wave : 0);
+  return launch_kernel(gate_up_kernel, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32),
+                       stream, d, pf, pf > 0 ? wave : 0);
 }
 
 }  // namespace bb::cuda_bricks

@@ -9,15 +9,16 @@
 
 namespace bb::cuda_bricks {
 
-constinit plugin_util::PluginId g_plugin{kName, {BB_OUT_OF_MEMORY, "cuda_bricks: out of memory (while reporting an error)"}};
+constinit plugin_util::PluginId g_plugin{
+    kName, {BB_OUT_OF_MEMORY, "cuda_bricks: out of memory (while reporting an error)"}};
 
 void cuda_check(cudaError_t e, const char* call, const char* file, int line) {
   if (e == cudaSuccess) return;
   const char* base = file;
   for (const char* p = file; *p; ++p)
     if (*p == '/') base = p + 1;
-  std::string msg = std::string("cuda_bricks: ") + call + " failed at " + base + ":" + std::to_string(line) + ": " +
-                    cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+  std::string msg = std::string("cuda_bricks: ") + call + " failed at " + base + ":" + std::to_string(line) +
+                    ": " + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
   if (e == cudaErrorMemoryAllocation) {
     cudaGetLastError();  // not sticky: clear it so the context stays usable
     throw AbiError(BB_OUT_OF_MEMORY, msg);
@@ -34,14 +35,14 @@ void check_weight(const bb_tensor& t, const TensorCheck& c) {
   const std::string what = plugin_util::describe(kName, t, c);
   const auto info = type_info(t.type);
   if (!info) {
-    unsupported(what + ": type " + type_name(t.type) + " is not supported by cuda_bricks (supported: " +
-                supported_types_list() + ")");
+    unsupported(what + ": type " + type_name(t.type) +
+                " is not supported by cuda_bricks (supported: " + supported_types_list() + ")");
   }
   const int64_t cols = c.shape.back();
   const int64_t rows = c.shape.size() == 2 ? c.shape[0] : 1;
   if (cols % info->block_elements != 0) {
-    invalid(what + ": rows of " + std::to_string(cols) + " elements are not a whole number of " +
-            info->name + " blocks of " + std::to_string(info->block_elements));
+    invalid(what + ": rows of " + std::to_string(cols) + " elements are not a whole number of " + info->name +
+            " blocks of " + std::to_string(info->block_elements));
   }
   if (c.shape.size() == 2 && cols % 32 != 0) {
     unsupported(what + ": rows of " + std::to_string(cols) +
@@ -52,8 +53,8 @@ void check_weight(const bb_tensor& t, const TensorCheck& c) {
                          static_cast<uint64_t>(info->block_bytes);
   if (t.nbytes != bytes) {
     invalid(what + ": nbytes " + std::to_string(t.nbytes) + " but " +
-            shape_string(c.shape.data(), static_cast<int32_t>(c.shape.size())) + " of " + info->name + " takes " +
-            std::to_string(bytes));
+            shape_string(c.shape.data(), static_cast<int32_t>(c.shape.size())) + " of " + info->name +
+            " takes " + std::to_string(bytes));
   }
 }
 
@@ -64,7 +65,8 @@ LayerDims layer_dims_of(const bb_model_dims* dims, const std::string& where) {
                 "; the attention kernels are built for 64 and 128");
   if (dims->n_head / dims->n_head_kv > kAttnMaxGroup)
     unsupported("cuda_bricks " + where + ": " + std::to_string(dims->n_head / dims->n_head_kv) +
-                " query heads per KV head; the attention kernel takes up to " + std::to_string(kAttnMaxGroup));
+                " query heads per KV head; the attention kernel takes up to " +
+                std::to_string(kAttnMaxGroup));
   if (dims->n_embd % 32 != 0 || dims->n_ff % 32 != 0)
     unsupported("cuda_bricks " + where + ": n_embd " + std::to_string(dims->n_embd) + " and n_ff " +
                 std::to_string(dims->n_ff) + " must be multiples of 32 (Q8_1 activation blocks)");

@@ -11,8 +11,8 @@
 #include <utility>
 #include <vector>
 
-#include "brickbench/brick_abi.h"
 #include "../common/plugin_glue.h"
+#include "brickbench/brick_abi.h"
 
 namespace bb::cuda_bricks {
 
@@ -20,13 +20,14 @@ namespace bb::cuda_bricks {
 extern plugin_util::PluginId g_plugin;
 inline constexpr const char* kName = "cuda_bricks";
 // What check_layout says of a device tensor: this plugin takes host tensors and uploads them itself.
-inline constexpr const char* kHostMemoryNote = "cuda_bricks takes host tensors (CPU or CUDA_HOST) and uploads them itself";
+inline constexpr const char* kHostMemoryNote =
+    "cuda_bricks takes host tensors (CPU or CUDA_HOST) and uploads them itself";
 
 using plugin_util::AbiError;
-using plugin_util::invalid;
-using plugin_util::unsupported;
-using plugin_util::TensorCheck;
 using plugin_util::element_bytes;
+using plugin_util::invalid;
+using plugin_util::TensorCheck;
+using plugin_util::unsupported;
 
 inline bb_error* make_error(int32_t status, const std::string& message) noexcept {
   return plugin_util::make_error(g_plugin, status, message);
@@ -45,9 +46,9 @@ void cuda_check(cudaError_t e, const char* call, const char* file, int line);
 
 using plugin_util::cancel_flag_of;  // plugins/common/abi_util.h
 using plugin_util::is_compact;
+using plugin_util::log_line;
 using plugin_util::op_name;
 using plugin_util::shape_string;
-using plugin_util::log_line;
 [[noreturn]] void throw_cancelled(const char* where);
 
 template <typename T>

@@ -35,15 +35,15 @@ inline constexpr int kTypeQ4_K = 12;
 inline constexpr int kTypeQ6_K = 14;
 
 // Geometry of the kernels (the host sizes grids with these).
-inline constexpr int kGemvWarps = 4;                             // warps per GEMV block
-inline constexpr int kGemvRowsPerWarp = 2;                       // rows a warp streams at once
+inline constexpr int kGemvWarps = 4;        // warps per GEMV block
+inline constexpr int kGemvRowsPerWarp = 2;  // rows a warp streams at once
 inline constexpr int kGemvRowsPerBlock = kGemvWarps * kGemvRowsPerWarp;
-inline constexpr int kGateUpWarps = 8;                           // gate+up blocks: 32 outputs each
+inline constexpr int kGateUpWarps = 8;  // gate+up blocks: 32 outputs each
 inline constexpr int kGateUpOutputs = 32;
 inline constexpr int kAttnWarps = 8;
-inline constexpr int kAttnMaxGroup = 8;                          // query heads per KV head
-inline constexpr int kAttnMaxSplits = 64;                        // splits per KV head, at most
-inline constexpr int kAttnMergeFan = 8;                          // partials one merge step reads
+inline constexpr int kAttnMaxGroup = 8;    // query heads per KV head
+inline constexpr int kAttnMaxSplits = 64;  // splits per KV head, at most
+inline constexpr int kAttnMergeFan = 8;    // partials one merge step reads
 // Ticket counters per KV head: one per group of kAttnMergeFan splits, one for the final merge.
 inline constexpr int kAttnCounters = kAttnMaxSplits / kAttnMergeFan + 1;
 inline constexpr int kNormThreads = 512;
@@ -55,7 +55,8 @@ inline constexpr int kNormThreads = 512;
 #if defined(__CUDACC__)
 __host__ __device__
 #endif
-inline int64_t rope_pair_source_row(int64_t stored, int32_t head_dim) {
+    inline int64_t
+    rope_pair_source_row(int64_t stored, int32_t head_dim) {
   const int64_t h = stored / head_dim, r = stored % head_dim;
   return h * head_dim + r / 2 + (r % 2) * (head_dim / 2);
 }
@@ -115,10 +116,10 @@ struct GemvLaunch {
   int32_t norm_n;
   ActOut norm_out;
   // kQkvRope: seg[0] = Q, seg[1] = K (both in RoPE row order), seg[2] = V
-  const int32_t* pos;       // device position
-  const float2* rope_cs;    // [positions][head_dim / 2] (cos, sin)
-  float* q_rot;             // [n_head * head_dim]
-  void* k_cache;            // [C][n_head_kv * head_dim] of kv_type
+  const int32_t* pos;     // device position
+  const float2* rope_cs;  // [positions][head_dim / 2] (cos, sin)
+  float* q_rot;           // [n_head * head_dim]
+  void* k_cache;          // [C][n_head_kv * head_dim] of kv_type
   void* v_cache;
   int32_t kv_type;
   int32_t n_head;
@@ -127,7 +128,7 @@ struct GemvLaunch {
   // kArgmax
   unsigned long long* keys;  // [n_blocks]
   // last-block bookkeeping
-  unsigned int* counter;     // zero before the launch; the last block resets it
+  unsigned int* counter;  // zero before the launch; the last block resets it
 };
 
 struct GateUpLaunch {
@@ -139,26 +140,26 @@ struct GateUpLaunch {
 };
 
 struct AttentionLaunch {
-  const float* q;        // [n_head * head_dim], roped
-  const void* k_cache;   // [C][n_head_kv * head_dim]
+  const float* q;       // [n_head * head_dim], roped
+  const void* k_cache;  // [C][n_head_kv * head_dim]
   const void* v_cache;
   int32_t kv_type;
   int32_t n_head;
   int32_t n_head_kv;
   int32_t head_dim;
-  const int32_t* pos;    // attends rows 0..*pos
-  int32_t max_splits;    // grid.y of the split kernel
-  int32_t min_chunk;     // rows per split, at least (>= 1; attention_min_chunk)
+  const int32_t* pos;  // attends rows 0..*pos
+  int32_t max_splits;  // grid.y of the split kernel
+  int32_t min_chunk;   // rows per split, at least (>= 1; attention_min_chunk)
   float scale;
-  float2* part_ml;       // [n_head][max_splits] (max, sum of exp)
-  float* part_acc;       // [n_head][max_splits][head_dim]
+  float2* part_ml;         // [n_head][max_splits] (max, sum of exp)
+  float* part_acc;         // [n_head][max_splits][head_dim]
   unsigned int* counters;  // [n_head_kv][kAttnCounters], zero before the first launch; left zero
-  ActOut out;            // [n_head * head_dim]
+  ActOut out;              // [n_head * head_dim]
 };
 
 struct NormLaunch {
   const float* x;
-  float* x_copy;         // optional: x copied here (a layer's residual stream)
+  float* x_copy;  // optional: x copied here (a layer's residual stream)
   const float* g;
   float eps;
   int32_t n;
@@ -166,7 +167,7 @@ struct NormLaunch {
 };
 
 struct EmbedLaunch {
-  MatDesc table;         // [n_vocab, n_embd]
+  MatDesc table;  // [n_vocab, n_embd]
   const int32_t* token;
   float* x;
 };
@@ -186,9 +187,9 @@ struct RopeLaunch {
 struct AdvanceLaunch {
   const unsigned long long* keys;
   int32_t n_keys;
-  int32_t* token;        // next input token
-  int32_t* pos;          // incremented
-  int32_t* step;         // index into tokens_out; written only when >= 0, then incremented
+  int32_t* token;  // next input token
+  int32_t* pos;    // incremented
+  int32_t* step;   // index into tokens_out; written only when >= 0, then incremented
   int32_t* tokens_out;
   int32_t tokens_cap;
 };

@@ -69,8 +69,8 @@ __device__ __forceinline__ void merge_state(float& m, float& l, float4& a, float
 // loads its n (max, sum) pairs and n float4 at once. final: o = sum acc_s e^(m_s - M) / sum l_s
 // e^(m_s - M) to P->out (float and/or two-level 8-bit); else the merged partial goes to slot first.
 template <int HD>
-__device__ __forceinline__ void attention_merge(const AttentionLaunch* __restrict__ P, int g, int G, int first,
-                                                int stride, int n, bool final) {
+__device__ __forceinline__ void attention_merge(const AttentionLaunch* __restrict__ P, int g, int G,
+                                                int first, int stride, int n, bool final) {
   constexpr int kCols = HD / 4;
   const int t = static_cast<int>(threadIdx.x);
   const bool valid = t < G * kCols;
@@ -120,14 +120,14 @@ __device__ __forceinline__ void attention_merge(const AttentionLaunch* __restric
 // grid (n_head_kv, max_splits), kAttnWarps warps. Block (g, s) attends the rows of split s for the
 // query heads of KV head g. A row is HD / 4 lanes wide (float4 of K and of V per lane), so a warp
 // holds 32 / (HD / 4) rows per slot; each step a warp loads kAttnSlots slots (the next step's loads
-// go out before this step's math) and keeps an online softmax (max m, sum l, weighted V sum) per query head and row lane group. Those
-// states are merged into the split's partial; then the last block of each group of kAttnMergeFan
-// splits (ticket counter, threadFenceReduction pattern) merges the group, and with more than one
-// group the last group's block merges the groups and writes the output. No second kernel.
+// go out before this step's math) and keeps an online softmax (max m, sum l, weighted V sum) per query head
+// and row lane group. Those states are merged into the split's partial; then the last block of each group of
+// kAttnMergeFan splits (ticket counter, threadFenceReduction pattern) merges the group, and with more than
+// one group the last group's block merges the groups and writes the output. No second kernel.
 template <int HD, bool F16>
 __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const AttentionLaunch* __restrict__ P) {
-  constexpr int W = HD / 4;   // lanes per row
-  constexpr int R = 32 / W;   // rows per slot
+  constexpr int W = HD / 4;  // lanes per row
+  constexpr int R = 32 / W;  // rows per slot
   constexpr int kCols = HD / 4;
   constexpr int kRowsPerStep = kAttnWarps * kAttnSlots * R;
   __shared__ float s_m[kAttnWarps][kAttnMaxGroup];
@@ -157,7 +157,7 @@ __global__ void __launch_bounds__(kAttnWarps * 32) attention_kernel(const Attent
   }
   // The slots of the step at row b: loads only (a slot past j1 loads nothing; a lane past j1 in a
   // slot that has rows reloads row j0).
-  auto load_step = [&](int b, float4 (&kk)[kAttnSlots], float4 (&vv)[kAttnSlots]) {
+  auto load_step = [&](int b, float4(&kk)[kAttnSlots], float4(&vv)[kAttnSlots]) {
 #pragma unroll
     for (int k = 0; k < kAttnSlots; ++k) {
       const int row0 = b + (k * kAttnWarps + warp) * R;
@@ -351,7 +351,8 @@ __global__ void __launch_bounds__(1024) advance_kernel(const AdvanceLaunch* __re
   if (threadIdx.x == 0) {
     for (int w = 0; w < static_cast<int>(blockDim.x >> 5); ++w) best = s_best[w] > best ? s_best[w] : best;
     // All logits NaN: token 0, as scalar_ref's argmax.
-    const int token = best == 0 ? 0 : static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(best & 0xFFFFFFFFull));
+    const int token =
+        best == 0 ? 0 : static_cast<int>(0xFFFFFFFFu - static_cast<uint32_t>(best & 0xFFFFFFFFull));
     *P->token = token;
     const int step = *P->step;
     if (step >= 0 && step < P->tokens_cap) P->tokens_out[step] = token;
@@ -360,7 +361,8 @@ __global__ void __launch_bounds__(1024) advance_kernel(const AdvanceLaunch* __re
   }
 }
 
-__global__ void __launch_bounds__(256) quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* q, float2* ds) {
+__global__ void __launch_bounds__(256)
+    quantize_q8_kernel(const float* __restrict__ x, int n, int8_t* q, float2* ds) {
   pdl_wait_then_release();
   const int lane = threadIdx.x & 31;
   const int warp = static_cast<int>(blockIdx.x * (blockDim.x >> 5) + (threadIdx.x >> 5));
@@ -369,7 +371,8 @@ __global__ void __launch_bounds__(256) quantize_q8_kernel(const float* __restric
 }
 
 // Streaming copy, 16 bytes per thread per step, four steps in flight.
-__global__ void __launch_bounds__(256) copy_kernel(const uint4* __restrict__ src, uint4* __restrict__ dst, size_t n16) {
+__global__ void __launch_bounds__(256)
+    copy_kernel(const uint4* __restrict__ src, uint4* __restrict__ dst, size_t n16) {
   pdl_wait_then_release();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
@@ -458,15 +461,19 @@ cudaError_t launch_attention(const AttentionLaunch& h, const AttentionLaunch* d,
   const bool f16 = h.kv_type == kTypeF16;
   if (h.head_dim == 128) {
     if (f16) {
-      if (cudaError_t e = launch_kernel(attention_kernel<128, true>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
+      if (cudaError_t e = launch_kernel(attention_kernel<128, true>, grid, dim3(kAttnWarps * 32), stream, d))
+        return e;
     } else {
-      if (cudaError_t e = launch_kernel(attention_kernel<128, false>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
+      if (cudaError_t e = launch_kernel(attention_kernel<128, false>, grid, dim3(kAttnWarps * 32), stream, d))
+        return e;
     }
   } else if (h.head_dim == 64) {
     if (f16) {
-      if (cudaError_t e = launch_kernel(attention_kernel<64, true>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
+      if (cudaError_t e = launch_kernel(attention_kernel<64, true>, grid, dim3(kAttnWarps * 32), stream, d))
+        return e;
     } else {
-      if (cudaError_t e = launch_kernel(attention_kernel<64, false>, grid, dim3(kAttnWarps * 32), stream, d)) return e;
+      if (cudaError_t e = launch_kernel(attention_kernel<64, false>, grid, dim3(kAttnWarps * 32), stream, d))
+        return e;
     }
   } else {
     return cudaErrorInvalidValue;
@@ -490,7 +497,9 @@ cudaError_t launch_advance(const AdvanceLaunch* d, cudaStream_t stream) {
   return launch_kernel(advance_kernel, dim3(1), dim3(1024), stream, d);
 }
 
-cudaError_t launch_empty(cudaStream_t stream) { return launch_kernel(empty_kernel, dim3(1), dim3(32), stream); }
+cudaError_t launch_empty(cudaStream_t stream) {
+  return launch_kernel(empty_kernel, dim3(1), dim3(32), stream);
+}
 
 cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream) {
   const int blocks = (n / 32 + 7) / 8;
@@ -503,14 +512,15 @@ cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_
     const size_t want = (n16 + 255) / 256;
     const size_t cap = static_cast<size_t>(n_sms > 0 ? n_sms : 1) * 8;
     const unsigned blocks = static_cast<unsigned>(want < cap ? want : cap);
-    if (cudaError_t e = launch_kernel(copy_kernel, dim3(blocks), dim3(256), stream, static_cast<const uint4*>(src),
-                                      static_cast<uint4*>(dst), n16))
+    if (cudaError_t e = launch_kernel(copy_kernel, dim3(blocks), dim3(256), stream,
+                                      static_cast<const uint4*>(src), static_cast<uint4*>(dst), n16))
       return e;
   }
   const size_t tail = n_bytes - n16 * 16;
   if (tail > 0) {
-    return launch_kernel(copy_tail_kernel, dim3(1), dim3(32), stream, static_cast<const uint8_t*>(src) + n16 * 16,
-                         static_cast<uint8_t*>(dst) + n16 * 16, tail);
+    return launch_kernel(copy_tail_kernel, dim3(1), dim3(32), stream,
+                         static_cast<const uint8_t*>(src) + n16 * 16, static_cast<uint8_t*>(dst) + n16 * 16,
+                         tail);
   }
   return cudaGetLastError();
 }

@@ -48,7 +48,9 @@ int64_t elements(const std::vector<int64_t>& shape) {
   return n;
 }
 
-int32_t gemv_blocks(int64_t rows) { return static_cast<int32_t>((rows + kGemvRowsPerBlock - 1) / kGemvRowsPerBlock); }
+int32_t gemv_blocks(int64_t rows) {
+  return static_cast<int32_t>((rows + kGemvRowsPerBlock - 1) / kGemvRowsPerBlock);
+}
 
 // Device activation vector in all three forms.
 struct ActBuffers {
@@ -116,7 +118,8 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
   for (size_t i = 0; i < p.spec.outputs.size(); ++i) {
     const SlotSpec& sp = p.spec.outputs[i];
     p.out_type.push_back(d.outputs[i].type);
-    const uint64_t bytes = static_cast<uint64_t>(elements(sp.shape)) * element_bytes(activation_type(sp.kind));
+    const uint64_t bytes =
+        static_cast<uint64_t>(elements(sp.shape)) * element_bytes(activation_type(sp.kind));
     p.out_bytes.push_back(bytes);
     p.out_off.push_back(a.reserve(bytes));
   }
@@ -164,8 +167,8 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       }
       BB_CUDA(cudaMemcpy(a.at(launches), h.data(), sizeof(GemvLaunch) * h.size(), cudaMemcpyHostToDevice));
       p.record = [&p, h, launches](int32_t set) {
-        BB_CUDA(launch_gemv(h[static_cast<size_t>(set)], at<GemvLaunch>(p, launches) + set, GemvEpilogue::kStore,
-                            p.ctx->stream));
+        BB_CUDA(launch_gemv(h[static_cast<size_t>(set)], at<GemvLaunch>(p, launches) + set,
+                            GemvEpilogue::kStore, p.ctx->stream));
       };
       return;
     }
@@ -174,9 +177,10 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       a.allocate();
       std::vector<NormLaunch> h(static_cast<size_t>(n));
       for (int32_t set = 0; set < n; ++set) {
-        h[static_cast<size_t>(set)] = NormLaunch{at<float>(p, p.in_off[0]), nullptr, p.weights.vector(W(set, 0)),
-                                                 static_cast<float>(s.rms_eps), static_cast<int32_t>(E),
-                                                 ActOut{at<float>(p, p.out_off[0]), nullptr, nullptr}};
+        h[static_cast<size_t>(set)] =
+            NormLaunch{at<float>(p, p.in_off[0]),   nullptr,
+                       p.weights.vector(W(set, 0)), static_cast<float>(s.rms_eps),
+                       static_cast<int32_t>(E),     ActOut{at<float>(p, p.out_off[0]), nullptr, nullptr}};
       }
       BB_CUDA(cudaMemcpy(a.at(launches), h.data(), sizeof(NormLaunch) * h.size(), cudaMemcpyHostToDevice));
       p.record = [&p, launches](int32_t set) {
@@ -206,8 +210,8 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       }
       BB_CUDA(cudaMemcpy(a.at(launches), h.data(), sizeof(GemvLaunch) * h.size(), cudaMemcpyHostToDevice));
       p.record = [&p, h, launches](int32_t set) {
-        BB_CUDA(launch_gemv(h[static_cast<size_t>(set)], at<GemvLaunch>(p, launches) + set, GemvEpilogue::kStore,
-                            p.ctx->stream));
+        BB_CUDA(launch_gemv(h[static_cast<size_t>(set)], at<GemvLaunch>(p, launches) + set,
+                            GemvEpilogue::kStore, p.ctx->stream));
       };
       return;
     }
@@ -228,10 +232,12 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const int32_t min_chunk = attention_min_chunk(s.head_dim);
       const int32_t splits = attention_max_splits(s.n_head_kv, static_cast<int32_t>(L), n_sms, min_chunk);
       const size_t pos = a.reserve(sizeof(int32_t));
-      const size_t ml = a.reserve(sizeof(float2) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits));
-      const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits) *
-                                    static_cast<size_t>(s.head_dim));
-      const size_t counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
+      const size_t ml =
+          a.reserve(sizeof(float2) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits));
+      const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) *
+                                    static_cast<size_t>(splits) * static_cast<size_t>(s.head_dim));
+      const size_t counters =
+          a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
       const size_t launch = a.reserve(sizeof(AttentionLaunch));
       a.allocate();
       const int32_t last = static_cast<int32_t>(L - 1);
@@ -305,12 +311,15 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const size_t ko = a.reserve(sizeof(float) * static_cast<size_t>(KW));
       const size_t vo = a.reserve(sizeof(float) * static_cast<size_t>(KW));
       const size_t qrot = a.reserve(sizeof(float) * static_cast<size_t>(H));
-      const size_t ml = a.reserve(sizeof(float2) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits));
-      const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits) *
-                                    static_cast<size_t>(s.head_dim));
+      const size_t ml =
+          a.reserve(sizeof(float2) * static_cast<size_t>(s.n_head) * static_cast<size_t>(splits));
+      const size_t accs = a.reserve(sizeof(float) * static_cast<size_t>(s.n_head) *
+                                    static_cast<size_t>(splits) * static_cast<size_t>(s.head_dim));
       const size_t counter = a.reserve(sizeof(unsigned int));
-      const size_t att_counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
-      const size_t table = a.reserve(sizeof(float) * static_cast<size_t>(C) * static_cast<size_t>(s.head_dim));
+      const size_t att_counters =
+          a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
+      const size_t table =
+          a.reserve(sizeof(float) * static_cast<size_t>(C) * static_cast<size_t>(s.head_dim));
       const size_t l_norm = a.reserve(sizeof(NormLaunch) * static_cast<size_t>(n));
       const size_t l_qkv = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
       const size_t l_att = a.reserve(sizeof(AttentionLaunch));
@@ -340,12 +349,14 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       att.out = ActOut{at<float>(p, ab.f), at<int8_t>(p, ab.q), at<float2>(p, ab.ds)};
       upload_struct(at<AttentionLaunch>(p, l_att), att);
       std::vector<NormLaunch> hn(static_cast<size_t>(n));
-      std::vector<GemvLaunch> hq(static_cast<size_t>(n)), ho(static_cast<size_t>(n)), hd(static_cast<size_t>(n));
+      std::vector<GemvLaunch> hq(static_cast<size_t>(n)), ho(static_cast<size_t>(n)),
+          hd(static_cast<size_t>(n));
       std::vector<GateUpLaunch> hg(static_cast<size_t>(n));
       for (int32_t set = 0; set < n; ++set) {
         const size_t i = static_cast<size_t>(set);
-        hn[i] = NormLaunch{at<float>(p, p.in_off[0]), at<float>(p, xw), p.weights.vector(W(set, 0)),
-                           static_cast<float>(s.rms_eps), static_cast<int32_t>(E), xn_out};
+        hn[i] =
+            NormLaunch{at<float>(p, p.in_off[0]),     at<float>(p, xw),        p.weights.vector(W(set, 0)),
+                       static_cast<float>(s.rms_eps), static_cast<int32_t>(E), xn_out};
         GemvLaunch& q = hq[i];
         q = GemvLaunch{};
         int32_t blocks = 0;
@@ -472,8 +483,10 @@ bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out) 
     check_count(op, "weights per set", desc->n_weights_per_set, spec.weights);
     check_count(op, "inputs", desc->n_inputs, spec.inputs);
     check_count(op, "outputs", desc->n_outputs, spec.outputs);
-    if (!spec.weights.empty() && desc->weights == nullptr) invalid(std::string("cuda_bricks ") + op + ": weights is NULL");
-    if (!spec.inputs.empty() && desc->inputs == nullptr) invalid(std::string("cuda_bricks ") + op + ": inputs is NULL");
+    if (!spec.weights.empty() && desc->weights == nullptr)
+      invalid(std::string("cuda_bricks ") + op + ": weights is NULL");
+    if (!spec.inputs.empty() && desc->inputs == nullptr)
+      invalid(std::string("cuda_bricks ") + op + ": inputs is NULL");
     if (!spec.outputs.empty() && desc->outputs == nullptr)
       invalid(std::string("cuda_bricks ") + op + ": outputs is NULL");
     for (size_t i = 0; i < spec.inputs.size(); ++i)
@@ -491,8 +504,9 @@ bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out) 
         check_weight(t, TensorCheck{label(op, "weight", ws.role, set), ws.shape, true});
         // A layer's wq, bq, wk, bk (weights 1-4) in RoPE row order: its QKV GEMV ropes in the epilogue.
         const int32_t rope_hd = desc->op == BB_OP_LAYER && i >= 1 && i <= 4 ? plan->dims.head_dim : 0;
-        wid.push_back(ws.kind == SlotKind::kVector ? plan->weights.add_vector(t, ws.shape[0], rope_hd)
-                                                   : plan->weights.add_matrix(t, ws.shape[0], ws.shape[1], rope_hd));
+        wid.push_back(ws.kind == SlotKind::kVector
+                          ? plan->weights.add_vector(t, ws.shape[0], rope_hd)
+                          : plan->weights.add_matrix(t, ws.shape[0], ws.shape[1], rope_hd));
       }
     }
     plan->weights.upload(plan->cancel);
@@ -520,14 +534,18 @@ bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* in
       check_slot(inputs[i], plan->spec.inputs[i], label(op, "input", plan->spec.inputs[i].role), true);
       if (inputs[i].type != plan->in_type[i]) {
         invalid(std::string("cuda_bricks ") + op + ": input '" + plan->spec.inputs[i].role + "' has type " +
-                type_name(inputs[i].type) + " but plan_create described it as " + type_name(plan->in_type[i]));
+                type_name(inputs[i].type) + " but plan_create described it as " +
+                type_name(plan->in_type[i]));
       }
       if (plan->spec.inputs[i].kind == SlotKind::kI32) {
         int32_t pos;
         std::memcpy(&pos, inputs[i].data, sizeof(pos));
-        if (pos < 0) invalid(std::string("cuda_bricks ") + op + ": input 'pos' is " + std::to_string(pos) + ", must be >= 0");
+        if (pos < 0)
+          invalid(std::string("cuda_bricks ") + op + ": input 'pos' is " + std::to_string(pos) +
+                  ", must be >= 0");
         if (plan->op == BB_OP_ROPE && pos >= (1 << 24))
-          unsupported("cuda_bricks rope: position " + std::to_string(pos) + " beyond the 2^24 this plugin tables");
+          unsupported("cuda_bricks rope: position " + std::to_string(pos) +
+                      " beyond the 2^24 this plugin tables");
         if (plan->op == BB_OP_LAYER && pos >= plan->cache_rows) {
           invalid("cuda_bricks layer: input 'pos' is " + std::to_string(pos) + " but the caches hold " +
                   std::to_string(plan->cache_rows) + " rows (C must be >= pos + 1)");
@@ -536,15 +554,16 @@ bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* in
     }
     use_device(*plan->ctx);
     for (size_t i = 0; i < plan->spec.inputs.size(); ++i)
-      BB_CUDA(cudaMemcpy(plan->work.at(plan->in_off[i]), inputs[i].data, plan->in_bytes[i], cudaMemcpyHostToDevice));
+      BB_CUDA(cudaMemcpy(plan->work.at(plan->in_off[i]), inputs[i].data, plan->in_bytes[i],
+                         cudaMemcpyHostToDevice));
     // Pageable copies may still be in flight on the legacy stream: land them before any kernel.
     BB_CUDA(cudaDeviceSynchronize());
     for (size_t i = 0; i < plan->spec.inputs.size(); ++i) {
       if (plan->quantize_in[i] >= 0) {
-        BB_CUDA(launch_quantize_q8(reinterpret_cast<const float*>(plan->work.at(plan->act_in.f)),
-                                   static_cast<int32_t>(plan->act_in_n),
-                                   reinterpret_cast<int8_t*>(plan->work.at(plan->act_in.q)),
-                                   reinterpret_cast<float2*>(plan->work.at(plan->act_in.ds)), plan->ctx->stream));
+        BB_CUDA(launch_quantize_q8(
+            reinterpret_cast<const float*>(plan->work.at(plan->act_in.f)),
+            static_cast<int32_t>(plan->act_in_n), reinterpret_cast<int8_t*>(plan->work.at(plan->act_in.q)),
+            reinterpret_cast<float2*>(plan->work.at(plan->act_in.ds)), plan->ctx->stream));
       }
     }
     if (plan->op == BB_OP_ROPE) {
@@ -552,7 +571,8 @@ bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* in
       std::memcpy(&pos, inputs[2].data, sizeof(pos));
       const std::vector<float> cs = rope_table(pos + 1, plan->dims.head_dim, plan->dims.rope_theta);
       plan->rope_table = DeviceBuffer(cs.size() * sizeof(float));
-      BB_CUDA(cudaMemcpy(plan->rope_table.get(), cs.data(), cs.size() * sizeof(float), cudaMemcpyHostToDevice));
+      BB_CUDA(
+          cudaMemcpy(plan->rope_table.get(), cs.data(), cs.size() * sizeof(float), cudaMemcpyHostToDevice));
       RopeLaunch r{};
       r.q_in = reinterpret_cast<const float*>(plan->work.at(plan->in_off[0]));
       r.k_in = reinterpret_cast<const float*>(plan->work.at(plan->in_off[1]));
@@ -580,11 +600,13 @@ bb_error* plan_run(bb_plan* plan, bb_run_args* args) {
     args->device_time_valid = 0;
     args->device_time_ns = 0;
     if (args->iterations < 1)
-      invalid(std::string("cuda_bricks ") + op + ": iterations " + std::to_string(args->iterations) + " must be >= 1");
+      invalid(std::string("cuda_bricks ") + op + ": iterations " + std::to_string(args->iterations) +
+              " must be >= 1");
     if (args->weight_set_begin < 0)
-      invalid(std::string("cuda_bricks ") + op + ": weight_set_begin " + std::to_string(args->weight_set_begin) +
-              " must be >= 0");
-    if (!plan->inputs_written) invalid(std::string("cuda_bricks ") + op + ": plan_run before plan_write_inputs");
+      invalid(std::string("cuda_bricks ") + op + ": weight_set_begin " +
+              std::to_string(args->weight_set_begin) + " must be >= 0");
+    if (!plan->inputs_written)
+      invalid(std::string("cuda_bricks ") + op + ": plan_run before plan_write_inputs");
     use_device(*plan->ctx);
     plan->has_outputs = false;
     int32_t cur = static_cast<int32_t>(args->weight_set_begin % plan->n_sets);
@@ -610,18 +632,22 @@ bb_error* plan_read_outputs(bb_plan* plan, int32_t n_outputs, bb_tensor* outputs
     if (plan == nullptr) invalid("cuda_bricks plan_read_outputs: plan is NULL");
     const char* op = op_name(plan->op);
     check_count(op, "outputs", n_outputs, plan->spec.outputs);
-    if (outputs == nullptr) invalid(std::string("cuda_bricks ") + op + ": plan_read_outputs: outputs is NULL");
-    if (!plan->has_outputs) invalid(std::string("cuda_bricks ") + op + ": plan_read_outputs before a successful plan_run");
+    if (outputs == nullptr)
+      invalid(std::string("cuda_bricks ") + op + ": plan_read_outputs: outputs is NULL");
+    if (!plan->has_outputs)
+      invalid(std::string("cuda_bricks ") + op + ": plan_read_outputs before a successful plan_run");
     for (size_t i = 0; i < plan->spec.outputs.size(); ++i) {
       check_slot(outputs[i], plan->spec.outputs[i], label(op, "output", plan->spec.outputs[i].role), true);
       if (outputs[i].type != plan->out_type[i]) {
         invalid(std::string("cuda_bricks ") + op + ": output '" + plan->spec.outputs[i].role + "' has type " +
-                type_name(outputs[i].type) + " but plan_create described it as " + type_name(plan->out_type[i]));
+                type_name(outputs[i].type) + " but plan_create described it as " +
+                type_name(plan->out_type[i]));
       }
     }
     use_device(*plan->ctx);
     for (size_t i = 0; i < plan->spec.outputs.size(); ++i)
-      BB_CUDA(cudaMemcpy(outputs[i].data, plan->work.at(plan->out_off[i]), plan->out_bytes[i], cudaMemcpyDeviceToHost));
+      BB_CUDA(cudaMemcpy(outputs[i].data, plan->work.at(plan->out_off[i]), plan->out_bytes[i],
+                         cudaMemcpyDeviceToHost));
   });
 }
 

@@ -107,15 +107,17 @@ const BuildInfo& build_info() {
       cudaDeviceProp p{};
       if (cudaGetDeviceProperties(&p, i) != cudaSuccess) continue;
       char line[512];
-      std::snprintf(line, sizeof line, "%s%d: %s sm_%d%d, %d SMs, %.1f GiB, L2 %d MiB", devices.empty() ? "" : "; ", i,
-                    p.name, p.major, p.minor, p.multiProcessorCount,
+      std::snprintf(line, sizeof line, "%s%d: %s sm_%d%d, %d SMs, %.1f GiB, L2 %d MiB",
+                    devices.empty() ? "" : "; ", i, p.name, p.major, p.minor, p.multiProcessorCount,
                     static_cast<double>(p.totalGlobalMem) / (1024.0 * 1024.0 * 1024.0), p.l2CacheSize >> 20);
       devices += line;
     }
     cudaGetLastError();
     add("devices", devices.empty() ? "none visible" : devices);
-    add("gemv", "dp4a on two-level 8-bit activations (hi + lo/254 per 32-block scale; quantized weights), fp32 FMA (F16/F32); 16-byte loads, 2 rows per warp, "
-                "8 rows per block");
+    add("gemv",
+        "dp4a on two-level 8-bit activations (hi + lo/254 per 32-block scale; quantized weights), fp32 FMA "
+        "(F16/F32); 16-byte loads, 2 rows per warp, "
+        "8 rows per block");
     add("decode", "one CUDA graph per token, 6 kernels per layer, position and token in device memory");
     add("attention", "split-KV (flash-decoding), splits merged by the last blocks (one kernel)");
     add("plan_graphs", "one graph per iteration and per 8 iterations, per weight set");
@@ -152,7 +154,8 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     *out = nullptr;
     require_struct_size(args, sizeof(bb_context_args), "context_create", "args");
     if (args->n_options > 0 && args->options == nullptr)
-      invalid("cuda_bricks context_create: n_options " + std::to_string(args->n_options) + " but options is NULL");
+      invalid("cuda_bricks context_create: n_options " + std::to_string(args->n_options) +
+              " but options is NULL");
     int n = 0;
     const cudaError_t count_rc = cudaGetDeviceCount(&n);
     if (count_rc != cudaSuccess) {
@@ -166,8 +169,9 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     cudaDeviceProp p{};
     BB_CUDA(cudaGetDeviceProperties(&p, args->device_id));
     if (p.major != 9 || p.minor != 0)
-      unsupported("cuda_bricks context_create: device " + std::to_string(args->device_id) + " (" + p.name + ") is sm_" +
-                  std::to_string(p.major) + std::to_string(p.minor) + "; this build carries sm_90a code only");
+      unsupported("cuda_bricks context_create: device " + std::to_string(args->device_id) + " (" + p.name +
+                  ") is sm_" + std::to_string(p.major) + std::to_string(p.minor) +
+                  "; this build carries sm_90a code only");
     auto ctx = std::make_unique<bb_context>();
     ctx->host = g_host;
     ctx->device = args->device_id;
@@ -195,7 +199,8 @@ const bb_plugin_api kApi = {
     BB_ABI_VERSION_MINOR,
     "cuda_bricks",
     CUDA_BRICKS_VERSION,
-    "CUDA kernels for NVIDIA Hopper (sm_90a): dp4a GEMVs on two-level 8-bit activations, split-KV attention, one CUDA graph per token",
+    "CUDA kernels for NVIDIA Hopper (sm_90a): dp4a GEMVs on two-level 8-bit activations, split-KV attention, "
+    "one CUDA graph per token",
     error_status,
     error_message,
     error_destroy,

@@ -44,7 +44,8 @@ extern "C" BB_EXPORT int32_t bb_plugin_probe(const bb_probe_args* args) {
   // The library stays loaded once cuInit has run in this process (unloading an initialized driver
   // is not safe); when dlopen fails nothing was loaded.
   void* lib = dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-  if (lib == nullptr) return reject(args, "no NVIDIA driver: libcuda.so.1 cannot be loaded (no GPU driver installed)");
+  if (lib == nullptr)
+    return reject(args, "no NVIDIA driver: libcuda.so.1 cannot be loaded (no GPU driver installed)");
   auto init = reinterpret_cast<cuInit_fn>(dlsym(lib, "cuInit"));
   auto version = reinterpret_cast<cuDriverGetVersion_fn>(dlsym(lib, "cuDriverGetVersion"));
   auto count = reinterpret_cast<cuDeviceGetCount_fn>(dlsym(lib, "cuDeviceGetCount"));
@@ -57,18 +58,23 @@ extern "C" BB_EXPORT int32_t bb_plugin_probe(const bb_probe_args* args) {
   int driver = 0;
   if (version(&driver) != 0) return reject(args, "cuDriverGetVersion failed");
   if (driver < kMinDriverVersion) {
-    return reject(args, "the NVIDIA driver supports CUDA %d.%d; this build needs CUDA %d.%d (driver r580 or newer)",
-                  driver / 1000, (driver % 1000) / 10, kMinDriverVersion / 1000, (kMinDriverVersion % 1000) / 10);
+    return reject(
+        args, "the NVIDIA driver supports CUDA %d.%d; this build needs CUDA %d.%d (driver r580 or newer)",
+        driver / 1000, (driver % 1000) / 10, kMinDriverVersion / 1000, (kMinDriverVersion % 1000) / 10);
   }
   const CUresult init_rc = init(0);
-  if (init_rc != 0) return reject(args, "cuInit failed with CUresult %d: no usable GPU (driver loaded, device absent or busy)", init_rc);
+  if (init_rc != 0)
+    return reject(args,
+                  "cuInit failed with CUresult %d: no usable GPU (driver loaded, device absent or busy)",
+                  init_rc);
   int n = 0;
   if (count(&n) != 0 || n < 1) return reject(args, "no CUDA device found");
   for (int i = 0; i < n; ++i) {
     CUdevice dev = 0;
     int major = 0, minor = 0;
     if (get(&dev, i) != 0) continue;
-    if (attr(&major, kAttrComputeCapabilityMajor, dev) != 0 || attr(&minor, kAttrComputeCapabilityMinor, dev) != 0)
+    if (attr(&major, kAttrComputeCapabilityMajor, dev) != 0 ||
+        attr(&minor, kAttrComputeCapabilityMinor, dev) != 0)
       continue;
     if (major == 9 && minor == 0) return 100;
   }
@@ -77,6 +83,7 @@ extern "C" BB_EXPORT int32_t bb_plugin_probe(const bb_probe_args* args) {
   get(&dev0, 0);
   attr(&major, kAttrComputeCapabilityMajor, dev0);
   attr(&minor, kAttrComputeCapabilityMinor, dev0);
-  return reject(args, "%d CUDA device(s), device 0 is sm_%d%d; this build carries sm_90a code only (Hopper H100/H200)", n,
-                major, minor);
+  return reject(
+      args, "%d CUDA device(s), device 0 is sm_%d%d; this build carries sm_90a code only (Hopper H100/H200)",
+      n, major, minor);
 }

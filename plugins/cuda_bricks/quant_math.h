@@ -32,14 +32,20 @@ namespace bb::cuda_bricks {
 
 BB_HD int unit_count(int type, int cols) {
   switch (type) {
-    case kTypeQ4_K: return (cols / 256) * 8;
-    case kTypeQ6_K: return (cols / 256) * 4;
+    case kTypeQ4_K:
+      return (cols / 256) * 8;
+    case kTypeQ6_K:
+      return (cols / 256) * 4;
     case kTypeQ8_0:
     case kTypeQ5_0:
-    case kTypeQ4_0: return cols / 32;
-    case kTypeF16: return cols / 8;
-    case kTypeF32: return cols / 4;
-    default: return 0;
+    case kTypeQ4_0:
+      return cols / 32;
+    case kTypeF16:
+      return cols / 8;
+    case kTypeF32:
+      return cols / 4;
+    default:
+      return 0;
   }
 }
 
@@ -48,14 +54,36 @@ BB_HD int unit_count(int type, int cols) {
 BB_HD void plane_row_bytes(int type, int64_t cols, int64_t (&rb)[4]) {
   rb[0] = rb[1] = rb[2] = rb[3] = 0;
   switch (type) {
-    case kTypeF32: rb[0] = cols * 4; break;
-    case kTypeF16: rb[0] = cols * 2; break;
-    case kTypeQ4_K: rb[0] = cols / 256 * 144; break;
-    case kTypeQ6_K: rb[0] = cols / 256 * 128; rb[1] = cols / 256 * 64; rb[2] = cols / 256 * 16; rb[3] = cols / 256 * 2; break;
-    case kTypeQ8_0: rb[0] = cols / 32 * 32; rb[3] = cols / 32 * 2; break;
-    case kTypeQ5_0: rb[0] = cols / 32 * 16; rb[1] = cols / 32 * 4; rb[3] = cols / 32 * 2; break;
-    case kTypeQ4_0: rb[0] = cols / 32 * 16; rb[3] = cols / 32 * 2; break;
-    default: break;
+    case kTypeF32:
+      rb[0] = cols * 4;
+      break;
+    case kTypeF16:
+      rb[0] = cols * 2;
+      break;
+    case kTypeQ4_K:
+      rb[0] = cols / 256 * 144;
+      break;
+    case kTypeQ6_K:
+      rb[0] = cols / 256 * 128;
+      rb[1] = cols / 256 * 64;
+      rb[2] = cols / 256 * 16;
+      rb[3] = cols / 256 * 2;
+      break;
+    case kTypeQ8_0:
+      rb[0] = cols / 32 * 32;
+      rb[3] = cols / 32 * 2;
+      break;
+    case kTypeQ5_0:
+      rb[0] = cols / 32 * 16;
+      rb[1] = cols / 32 * 4;
+      rb[3] = cols / 32 * 2;
+      break;
+    case kTypeQ4_0:
+      rb[0] = cols / 32 * 16;
+      rb[3] = cols / 32 * 2;
+      break;
+    default:
+      break;
   }
 }
 
@@ -155,16 +183,17 @@ BB_HD void q4k_scale_min(const uint4& head, int is, int* sc, int* m) {
   }
 }
 
-BB_HD float q4k_unit(const uint4& head, const uint4& qs, int c, const ActPiece& xa, const ActPiece& xb, float2 dsa,
-                     float2 dsb) {
+BB_HD float q4k_unit(const uint4& head, const uint4& qs, int c, const ActPiece& xa, const ActPiece& xb,
+                     float2 dsa, float2 dsb) {
   const int j = c >> 1;
   int sc0, m0, sc1, m1;
   q4k_scale_min(head, 2 * j, &sc0, &m0);
   q4k_scale_min(head, 2 * j + 1, &sc1, &m1);
   const int lo = dot_act16(static_cast<int>(qs.x & 0x0F0F0F0Fu), static_cast<int>(qs.y & 0x0F0F0F0Fu),
                            static_cast<int>(qs.z & 0x0F0F0F0Fu), static_cast<int>(qs.w & 0x0F0F0F0Fu), xa);
-  const int hi = dot_act16(static_cast<int>((qs.x >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.y >> 4) & 0x0F0F0F0Fu),
-                           static_cast<int>((qs.z >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.w >> 4) & 0x0F0F0F0Fu), xb);
+  const int hi =
+      dot_act16(static_cast<int>((qs.x >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.y >> 4) & 0x0F0F0F0Fu),
+                static_cast<int>((qs.z >> 4) & 0x0F0F0F0Fu), static_cast<int>((qs.w >> 4) & 0x0F0F0F0Fu), xb);
   const float d = half_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
   const float dmin = half_to_float(static_cast<uint16_t>(head.x >> 16));
   float r = d * (static_cast<float>(sc0 * lo) * dsa.x + static_cast<float>(sc1 * hi) * dsb.x);
@@ -182,12 +211,13 @@ BB_HD float q6k_unit(const uint4& ql_a, const uint4& ql_b, const uint4& qh, uint
   const uint32_t b[4] = {ql_b.x, ql_b.y, ql_b.z, ql_b.w};
   const uint32_t h[4] = {qh.x, qh.y, qh.z, qh.w};
   int v0[4], v1[4], v2[4], v3[4];
-BB_UNROLL
+  BB_UNROLL
   for (int k = 0; k < 4; ++k) {
     v0[k] = sub_bytes(static_cast<int>((a[k] & 0x0F0F0F0Fu) | ((h[k] << 4) & 0x30303030u)), 0x20202020);
     v1[k] = sub_bytes(static_cast<int>((b[k] & 0x0F0F0F0Fu) | ((h[k] << 2) & 0x30303030u)), 0x20202020);
     v2[k] = sub_bytes(static_cast<int>(((a[k] >> 4) & 0x0F0F0F0Fu) | (h[k] & 0x30303030u)), 0x20202020);
-    v3[k] = sub_bytes(static_cast<int>(((b[k] >> 4) & 0x0F0F0F0Fu) | ((h[k] >> 2) & 0x30303030u)), 0x20202020);
+    v3[k] =
+        sub_bytes(static_cast<int>(((b[k] >> 4) & 0x0F0F0F0Fu) | ((h[k] >> 2) & 0x30303030u)), 0x20202020);
   }
   const int s0 = dot_act16(v0[0], v0[1], v0[2], v0[3], x[0]);
   const int s1 = dot_act16(v1[0], v1[1], v1[2], v1[3], x[1]);
@@ -204,10 +234,12 @@ BB_UNROLL
 
 // ---- Q8_0 / Q5_0 / Q4_0 (one 32-element block per unit) ----------------------------------------
 // xa = activations of elements 0..15, xb = 16..31.
-BB_HD float q8_0_unit(const uint4& qa, const uint4& qb, uint16_t d_bits, const ActPiece& xa, const ActPiece& xb,
-                      float dx) {
-  const int s = dot_act16(static_cast<int>(qa.x), static_cast<int>(qa.y), static_cast<int>(qa.z), static_cast<int>(qa.w), xa) +
-                dot_act16(static_cast<int>(qb.x), static_cast<int>(qb.y), static_cast<int>(qb.z), static_cast<int>(qb.w), xb);
+BB_HD float q8_0_unit(const uint4& qa, const uint4& qb, uint16_t d_bits, const ActPiece& xa,
+                      const ActPiece& xb, float dx) {
+  const int s = dot_act16(static_cast<int>(qa.x), static_cast<int>(qa.y), static_cast<int>(qa.z),
+                          static_cast<int>(qa.w), xa) +
+                dot_act16(static_cast<int>(qb.x), static_cast<int>(qb.y), static_cast<int>(qb.z),
+                          static_cast<int>(qb.w), xb);
   return half_to_float(d_bits) * dx * static_cast<float>(s);
 }
 
@@ -223,10 +255,11 @@ BB_HD float q5_0_unit(const uint4& qs, uint32_t qh, uint16_t d_bits, const ActPi
                       float dx) {
   const uint32_t w[4] = {qs.x, qs.y, qs.z, qs.w};
   int lo[4], hi[4];
-BB_UNROLL
+  BB_UNROLL
   for (int k = 0; k < 4; ++k) {
     lo[k] = sub_bytes(static_cast<int>((w[k] & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k))), 0x10101010);
-    hi[k] = sub_bytes(static_cast<int>(((w[k] >> 4) & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k + 16))), 0x10101010);
+    hi[k] = sub_bytes(static_cast<int>(((w[k] >> 4) & 0x0F0F0F0Fu) | spread_bit4(qh >> (4 * k + 16))),
+                      0x10101010);
   }
   const int s = dot_act16(lo[0], lo[1], lo[2], lo[3], xa) + dot_act16(hi[0], hi[1], hi[2], hi[3], xb);
   return half_to_float(d_bits) * dx * static_cast<float>(s);
@@ -235,7 +268,7 @@ BB_UNROLL
 BB_HD float q4_0_unit(const uint4& qs, uint16_t d_bits, const ActPiece& xa, const ActPiece& xb, float dx) {
   const uint32_t w[4] = {qs.x, qs.y, qs.z, qs.w};
   int lo[4], hi[4];
-BB_UNROLL
+  BB_UNROLL
   for (int k = 0; k < 4; ++k) {
     lo[k] = sub_bytes(static_cast<int>(w[k] & 0x0F0F0F0Fu), 0x08080808);
     hi[k] = sub_bytes(static_cast<int>((w[k] >> 4) & 0x0F0F0F0Fu), 0x08080808);
@@ -249,7 +282,7 @@ BB_HD float f16_unit(const uint4& w, const float4& xa, const float4& xb) {
   const uint32_t v[4] = {w.x, w.y, w.z, w.w};
   const float x[8] = {xa.x, xa.y, xa.z, xa.w, xb.x, xb.y, xb.z, xb.w};
   float s = 0.0f;
-BB_UNROLL
+  BB_UNROLL
   for (int k = 0; k < 4; ++k) {
     s += half_to_float(static_cast<uint16_t>(v[k] & 0xFFFFu)) * x[2 * k];
     s += half_to_float(static_cast<uint16_t>(v[k] >> 16)) * x[2 * k + 1];
@@ -257,7 +290,9 @@ BB_UNROLL
   return s;
 }
 
-BB_HD float f32_unit(const float4& w, const float4& x) { return w.x * x.x + w.y * x.y + w.z * x.z + w.w * x.w; }
+BB_HD float f32_unit(const float4& w, const float4& x) {
+  return w.x * x.x + w.y * x.y + w.z * x.z + w.w * x.w;
+}
 
 // ---- loads (read-only path on the device, memcpy on the host) ----------------------------------
 BB_HD uint4 ld_u4(const uint8_t* p) {
@@ -348,7 +383,8 @@ BB_HD void unit_dot2_q6_k(const MatDesc& m, int r0, int r1, int u, const Act& x,
   const int e = sb * 256 + h * 128 + l0;
   const ActPiece xv[4] = {ld_act(x.q, e), ld_act(x.q, e + 32), ld_act(x.q, e + 64), ld_act(x.q, e + 96)};
   const int qb = sb * 8 + h * 4;
-  const float dx[4] = {ld_f2(x.ds + qb).x, ld_f2(x.ds + qb + 1).x, ld_f2(x.ds + qb + 2).x, ld_f2(x.ds + qb + 3).x};
+  const float dx[4] = {ld_f2(x.ds + qb).x, ld_f2(x.ds + qb + 1).x, ld_f2(x.ds + qb + 2).x,
+                       ld_f2(x.ds + qb + 3).x};
   a0 += q6k_unit(qa0, qb0, qh0, sc0, d0, xv, dx);
   a1 += q6k_unit(qa1, qb1, qh1, sc1, d1, xv, dx);
 }

@@ -4,10 +4,9 @@
 #include <cstring>
 #include <stdexcept>
 #include <string>
-
-#include "../common/half.h"
 #include <vector>
 
+#include "../common/half.h"
 #include "kernel_api.h"
 #include "quant_math.h"
 
@@ -15,27 +14,41 @@ namespace bb::cuda_bricks {
 namespace {
 
 constexpr TypeInfo kTypes[] = {
-    {kTypeF32, "F32", 1, 4},        {kTypeF16, "F16", 1, 2},         {kTypeQ4_0, "Q4_0", 32, 18},
-    {kTypeQ5_0, "Q5_0", 32, 22},    {kTypeQ8_0, "Q8_0", 32, 34},     {kTypeQ4_K, "Q4_K", 256, 144},
+    {kTypeF32, "F32", 1, 4},       {kTypeF16, "F16", 1, 2},     {kTypeQ4_0, "Q4_0", 32, 18},
+    {kTypeQ5_0, "Q5_0", 32, 22},   {kTypeQ8_0, "Q8_0", 32, 34}, {kTypeQ4_K, "Q4_K", 256, 144},
     {kTypeQ6_K, "Q6_K", 256, 210},
 };
 
 const char* other_name(int32_t type) {
   switch (type) {
-    case 3: return "Q4_1";
-    case 7: return "Q5_1";
-    case 9: return "Q8_1";
-    case 10: return "Q2_K";
-    case 11: return "Q3_K";
-    case 13: return "Q5_K";
-    case 15: return "Q8_K";
-    case 24: return "I8";
-    case 25: return "I16";
-    case 26: return "I32";
-    case 27: return "I64";
-    case 28: return "F64";
-    case 30: return "BF16";
-    default: return nullptr;
+    case 3:
+      return "Q4_1";
+    case 7:
+      return "Q5_1";
+    case 9:
+      return "Q8_1";
+    case 10:
+      return "Q2_K";
+    case 11:
+      return "Q3_K";
+    case 13:
+      return "Q5_K";
+    case 15:
+      return "Q8_K";
+    case 24:
+      return "I8";
+    case 25:
+      return "I16";
+    case 26:
+      return "I32";
+    case 27:
+      return "I64";
+    case 28:
+      return "F64";
+    case 30:
+      return "BF16";
+    default:
+      return nullptr;
   }
 }
 
@@ -60,7 +73,8 @@ std::string supported_types_list() {
 }
 
 PackedSizes packed_sizes(int32_t type, int64_t rows, int64_t cols) {
-  if (!type_info(type)) throw std::invalid_argument("packed_sizes: type " + type_name(type) + " is not supported");
+  if (!type_info(type))
+    throw std::invalid_argument("packed_sizes: type " + type_name(type) + " is not supported");
   int64_t rb[4];
   plane_row_bytes(type, cols, rb);
   const auto r = static_cast<uint64_t>(rows);
@@ -72,8 +86,8 @@ PackedSizes packed_sizes(int32_t type, int64_t rows, int64_t cols) {
   return p;
 }
 
-void repack(int32_t type, int64_t rows, int64_t cols, const void* src_v, uint8_t* q, uint8_t* aux, uint8_t* sc,
-            uint8_t* d) {
+void repack(int32_t type, int64_t rows, int64_t cols, const void* src_v, uint8_t* q, uint8_t* aux,
+            uint8_t* sc, uint8_t* d) {
   const auto* src = static_cast<const uint8_t*>(src_v);
   const PackedSizes sizes = packed_sizes(type, rows, cols);
   switch (type) {
@@ -138,8 +152,9 @@ float half_to_float_host(uint16_t h) { return ::bb::half::to_float(h); }
 void to_rope_order(uint8_t* plane, uint64_t bytes, int64_t rows, int32_t head_dim) {
   if (head_dim <= 0 || plane == nullptr || bytes == 0) return;
   if (rows <= 0 || head_dim % 2 != 0 || rows % head_dim != 0 || bytes % static_cast<uint64_t>(rows) != 0)
-    throw std::invalid_argument("to_rope_order: " + std::to_string(rows) + " rows of " + std::to_string(bytes) +
-                                " bytes are not whole heads of " + std::to_string(head_dim));
+    throw std::invalid_argument("to_rope_order: " + std::to_string(rows) + " rows of " +
+                                std::to_string(bytes) + " bytes are not whole heads of " +
+                                std::to_string(head_dim));
   const uint64_t rb = bytes / static_cast<uint64_t>(rows);
   const std::vector<uint8_t> src(plane, plane + bytes);
   for (int64_t n = 0; n < rows; ++n)

@@ -4,9 +4,9 @@
 // token and advances the position on the device, so N greedy tokens are N back-to-back replays.
 //
 // Per layer the graph holds 5 kernels: QKV (+bias; its warps rope q, k and store the k, v rows:
-// Q and K are stored in RoPE row order), split-KV attention (its last blocks merge the splits; +quantized output), O projection (+residual; its last block
-// applies ffn_norm and quantizes), gate+up+SiLU (+quantized), down (+residual; its last block applies
-// the next layer's attn_norm, or output_norm).
+// Q and K are stored in RoPE row order), split-KV attention (its last blocks merge the splits; +quantized
+// output), O projection (+residual; its last block applies ffn_norm and quantizes), gate+up+SiLU
+// (+quantized), down (+residual; its last block applies the next layer's attn_norm, or output_norm).
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -51,13 +51,16 @@ namespace {
 class TensorIndex {
  public:
   explicit TensorIndex(const bb_session_desc& desc) {
-    if (desc.n_tensors < 0) invalid("cuda_bricks session_create: n_tensors " + std::to_string(desc.n_tensors));
+    if (desc.n_tensors < 0)
+      invalid("cuda_bricks session_create: n_tensors " + std::to_string(desc.n_tensors));
     if (desc.n_tensors > 0 && desc.tensors == nullptr) invalid("cuda_bricks session_create: tensors is NULL");
     for (int32_t i = 0; i < desc.n_tensors; ++i) {
       const bb_tensor& t = desc.tensors[i];
       if (t.struct_size < sizeof(bb_tensor))
-        invalid("cuda_bricks session_create: tensors[" + std::to_string(i) + "].struct_size does not cover the name");
-      if (t.name == nullptr) invalid("cuda_bricks session_create: tensors[" + std::to_string(i) + "] has no name");
+        invalid("cuda_bricks session_create: tensors[" + std::to_string(i) +
+                "].struct_size does not cover the name");
+      if (t.name == nullptr)
+        invalid("cuda_bricks session_create: tensors[" + std::to_string(i) + "] has no name");
       if (!by_name_.emplace(t.name, &t).second)
         invalid("cuda_bricks session_create: tensor \"" + std::string(t.name) + "\" appears twice");
     }
@@ -95,7 +98,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   int lm = embd;
   if (!tied) {
     if (index.find("output.weight") == nullptr)
-      invalid("cuda_bricks session_create: tensor \"output.weight\" is missing and dims->tied_embeddings is 0");
+      invalid(
+          "cuda_bricks session_create: tensor \"output.weight\" is missing and dims->tied_embeddings is 0");
     lm = w.add_matrix(index.get("output.weight", {V, E}), V, E);
   }
   std::vector<LayerIds> L;
@@ -149,12 +153,14 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   s.pos = a.reserve(sizeof(int32_t));
   s.step = a.reserve(sizeof(int32_t));
   const size_t counter = a.reserve(sizeof(unsigned int));
-  const size_t att_counters = a.reserve(sizeof(unsigned int) * static_cast<size_t>(d.n_head_kv) * kAttnCounters);
+  const size_t att_counters =
+      a.reserve(sizeof(unsigned int) * static_cast<size_t>(d.n_head_kv) * kAttnCounters);
   s.tokens_out = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.prompt = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.k_cache = a.reserve(layer_kv * static_cast<size_t>(s.n_layer));
   s.v_cache = a.reserve(layer_kv * static_cast<size_t>(s.n_layer));
-  const size_t table = a.reserve(sizeof(float) * static_cast<size_t>(s.n_ctx) * static_cast<size_t>(d.head_dim));
+  const size_t table =
+      a.reserve(sizeof(float) * static_cast<size_t>(s.n_ctx) * static_cast<size_t>(d.head_dim));
   const size_t l_embed = a.reserve(sizeof(EmbedLaunch));
   const size_t l_norm0 = a.reserve(sizeof(NormLaunch));
   const size_t l_qkv = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(s.n_layer));
@@ -175,7 +181,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   const float eps = static_cast<float>(d.rms_eps);
   const EmbedLaunch embed{w.matrix(embd), at<int32_t>(s, s.token), at<float>(s, x)};
   upload_struct(at<EmbedLaunch>(s, l_embed), embed);
-  const NormLaunch norm0{at<float>(s, x), nullptr, w.vector(L[0].attn_norm), eps, static_cast<int32_t>(E), xn_out};
+  const NormLaunch norm0{at<float>(s, x),         nullptr, w.vector(L[0].attn_norm), eps,
+                         static_cast<int32_t>(E), xn_out};
   upload_struct(at<NormLaunch>(s, l_norm0), norm0);
 
   std::vector<GemvLaunch> hq(static_cast<size_t>(s.n_layer)), ho(hq.size()), hd(hq.size());
@@ -277,8 +284,12 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   lmh.x = xn_act;
   lmh.keys = at<unsigned long long>(s, keys);
   upload_struct(at<GemvLaunch>(s, l_lm), lmh);
-  const AdvanceLaunch adv{at<unsigned long long>(s, keys), lm_blocks,       at<int32_t>(s, s.token),
-                          at<int32_t>(s, s.pos),           at<int32_t>(s, s.step), at<int32_t>(s, s.tokens_out),
+  const AdvanceLaunch adv{at<unsigned long long>(s, keys),
+                          lm_blocks,
+                          at<int32_t>(s, s.token),
+                          at<int32_t>(s, s.pos),
+                          at<int32_t>(s, s.step),
+                          at<int32_t>(s, s.tokens_out),
                           s.n_ctx};
   upload_struct(at<AdvanceLaunch>(s, l_adv), adv);
 
@@ -295,7 +306,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
       BB_CUDA(launch_gate_up(hg[i], at<GateUpLaunch>(s, l_gu) + l, st));
       BB_CUDA(launch_gemv(hd[i], at<GemvLaunch>(s, l_dn) + l, GemvEpilogue::kResidualNorm, st));
     }
-    BB_CUDA(launch_gemv(lmh, at<GemvLaunch>(s, l_lm), generate ? GemvEpilogue::kArgmax : GemvEpilogue::kStore, st));
+    BB_CUDA(launch_gemv(lmh, at<GemvLaunch>(s, l_lm), generate ? GemvEpilogue::kArgmax : GemvEpilogue::kStore,
+                        st));
     if (generate) BB_CUDA(launch_advance(at<AdvanceLaunch>(s, l_adv), st));
   };
   s.decode_graph = Graph::capture(s.ctx->stream, [&] { record(false); });
@@ -317,10 +329,11 @@ void measure_graph_overhead(bb_session& s) {
   for (int i = 0; i < 5; ++i) g.launch(st);
   BB_CUDA(cudaStreamSynchronize(st));
   constexpr int kReps = 50;
-  const uint64_t ns = timed_on_stream(*s.ctx, kReps, nullptr, "graph overhead", [&](int64_t, int64_t) -> int64_t {
-    g.launch(st);
-    return 1;
-  });
+  const uint64_t ns =
+      timed_on_stream(*s.ctx, kReps, nullptr, "graph overhead", [&](int64_t, int64_t) -> int64_t {
+        g.launch(st);
+        return 1;
+      });
   s.empty_replay_ns = static_cast<double>(ns) / kReps;
   std::vector<double> host;
   for (int i = 0; i < kReps; ++i) {
@@ -347,7 +360,8 @@ void check_pos(const bb_session& s, int64_t pos, const std::string& where) {
 
 void upload_int(bb_session& s, int slot, size_t off, int32_t value) {
   s.pinned[slot] = value;
-  BB_CUDA(cudaMemcpyAsync(s.work.at(off), s.pinned + slot, sizeof(int32_t), cudaMemcpyHostToDevice, s.ctx->stream));
+  BB_CUDA(cudaMemcpyAsync(s.work.at(off), s.pinned + slot, sizeof(int32_t), cudaMemcpyHostToDevice,
+                          s.ctx->stream));
 }
 
 }  // namespace
@@ -359,13 +373,15 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
     if (ctx == nullptr) invalid("cuda_bricks session_create: ctx is NULL");
     require_struct_size(desc, sizeof(bb_session_desc), "session_create", "desc");
     if (desc->kv_type != BB_TYPE_F32 && desc->kv_type != BB_TYPE_F16)
-      unsupported("cuda_bricks session_create: kv_type " + type_name(desc->kv_type) + " (cuda_bricks offers F32 and F16)");
+      unsupported("cuda_bricks session_create: kv_type " + type_name(desc->kv_type) +
+                  " (cuda_bricks offers F32 and F16)");
     auto s = std::make_unique<bb_session>();
     s->ctx = ctx;
     s->dims = layer_dims_of(desc->dims, "session_create");
     auto positive = [&](int32_t v, const char* name) {
       if (v <= 0)
-        invalid(std::string("cuda_bricks session_create: dims->") + name + " is " + std::to_string(v) + ", must be > 0");
+        invalid(std::string("cuda_bricks session_create: dims->") + name + " is " + std::to_string(v) +
+                ", must be > 0");
     };
     positive(desc->dims->n_layer, "n_layer");
     positive(desc->dims->n_vocab, "n_vocab");
@@ -414,8 +430,8 @@ bb_error* session_decode(bb_session* session, bb_decode_args* args) {
     args->device_time_ns = ns;
     session->has_logits = true;
     if (args->logits != nullptr) {
-      BB_CUDA(cudaMemcpy(args->logits, session->work.at(session->logits), sizeof(float) * static_cast<size_t>(session->n_vocab),
-                         cudaMemcpyDeviceToHost));
+      BB_CUDA(cudaMemcpy(args->logits, session->work.at(session->logits),
+                         sizeof(float) * static_cast<size_t>(session->n_vocab), cudaMemcpyDeviceToHost));
     }
   });
 }
@@ -429,8 +445,8 @@ bb_error* session_read_logits(bb_session* session, float* logits, int32_t n_voca
               std::to_string(session->n_vocab));
     if (!session->has_logits) invalid("cuda_bricks session_read_logits: no successful decode yet");
     use_device(*session->ctx);
-    BB_CUDA(cudaMemcpy(logits, session->work.at(session->logits), sizeof(float) * static_cast<size_t>(n_vocab),
-                       cudaMemcpyDeviceToHost));
+    BB_CUDA(cudaMemcpy(logits, session->work.at(session->logits),
+                       sizeof(float) * static_cast<size_t>(n_vocab), cudaMemcpyDeviceToHost));
   });
 }
 
@@ -442,7 +458,8 @@ bb_error* session_write_kv(bb_session* session, const bb_kv_write_args* args) {
     if (args->layer < 0 || args->layer >= s.n_layer)
       invalid("cuda_bricks session_write_kv: layer " + std::to_string(args->layer) + " outside [0, n_layer " +
               std::to_string(s.n_layer) + ")");
-    if (args->n_pos < 0) invalid("cuda_bricks session_write_kv: n_pos " + std::to_string(args->n_pos) + " < 0");
+    if (args->n_pos < 0)
+      invalid("cuda_bricks session_write_kv: n_pos " + std::to_string(args->n_pos) + " < 0");
     if (args->pos_begin < 0 || int64_t{args->pos_begin} + args->n_pos > s.n_ctx)
       invalid("cuda_bricks session_write_kv: positions [" + std::to_string(args->pos_begin) + ", " +
               std::to_string(int64_t{args->pos_begin} + args->n_pos) + ") outside [0, n_ctx_max " +
@@ -455,7 +472,8 @@ bb_error* session_write_kv(bb_session* session, const bb_kv_write_args* args) {
     const size_t elt = s.kv_type == BB_TYPE_F16 ? 2 : 4;
     const size_t layer_bytes = static_cast<size_t>(s.n_ctx) * width * elt;
     const size_t n = static_cast<size_t>(args->n_pos) * width;
-    const size_t off = static_cast<size_t>(args->layer) * layer_bytes + static_cast<size_t>(args->pos_begin) * width * elt;
+    const size_t off =
+        static_cast<size_t>(args->layer) * layer_bytes + static_cast<size_t>(args->pos_begin) * width * elt;
     const float* src[2] = {args->k, args->v};
     const size_t base[2] = {s.k_cache, s.v_cache};
     std::vector<uint16_t> half;
@@ -479,12 +497,16 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
     args->device_time_valid = 0;
     args->device_time_ns = 0;
     bb_session& s = *session;
-    if (args->n_prompt < 1) invalid("cuda_bricks generate: n_prompt " + std::to_string(args->n_prompt) + " must be >= 1");
-    if (args->n_generate < 0) invalid("cuda_bricks generate: n_generate " + std::to_string(args->n_generate) + " < 0");
+    if (args->n_prompt < 1)
+      invalid("cuda_bricks generate: n_prompt " + std::to_string(args->n_prompt) + " must be >= 1");
+    if (args->n_generate < 0)
+      invalid("cuda_bricks generate: n_generate " + std::to_string(args->n_generate) + " < 0");
     if (args->prompt == nullptr) invalid("cuda_bricks generate: prompt is NULL");
-    if (args->n_generate > 0 && args->tokens_out == nullptr) invalid("cuda_bricks generate: tokens_out is NULL");
+    if (args->n_generate > 0 && args->tokens_out == nullptr)
+      invalid("cuda_bricks generate: tokens_out is NULL");
     for (int32_t i = 0; i < args->n_prompt; ++i) check_token(s, args->prompt[i], "generate: prompt");
-    const int64_t last_pos = int64_t{args->pos_begin} + args->n_prompt - 1 + std::max(0, args->n_generate - 1);
+    const int64_t last_pos =
+        int64_t{args->pos_begin} + args->n_prompt - 1 + std::max(0, args->n_generate - 1);
     check_pos(s, args->pos_begin, "generate: pos_begin");
     check_pos(s, last_pos, "generate: last position");
     use_device(*s.ctx);
@@ -493,25 +515,28 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
     // Replays: every prompt token, then every generated token but the last is fed back.
     const int64_t replays = std::max<int64_t>(int64_t{args->n_prompt} + args->n_generate - 1, args->n_prompt);
     // n_prompt <= n_ctx: its positions were checked above.
-    BB_CUDA(cudaMemcpyAsync(s.work.at(s.prompt), args->prompt, sizeof(int32_t) * static_cast<size_t>(args->n_prompt),
-                            cudaMemcpyHostToDevice, st));
+    BB_CUDA(cudaMemcpyAsync(s.work.at(s.prompt), args->prompt,
+                            sizeof(int32_t) * static_cast<size_t>(args->n_prompt), cudaMemcpyHostToDevice,
+                            st));
     upload_int(s, 1, s.pos, args->pos_begin);
     upload_int(s, 2, s.step, -(args->n_prompt - 1));
-    const uint64_t ns = timed_on_stream(*s.ctx, replays, s.cancel, "generate", [&](int64_t i, int64_t) -> int64_t {
-      if (i < args->n_prompt) {
-        // Stream-ordered after the previous replay's argmax wrote the token slot.
-        BB_CUDA(cudaMemcpyAsync(s.work.at(s.token), s.work.at(s.prompt) + sizeof(int32_t) * static_cast<size_t>(i),
-                                sizeof(int32_t), cudaMemcpyDeviceToDevice, st));
-      }
-      s.generate_graph.launch(st);
-      return 1;
-    });
+    const uint64_t ns =
+        timed_on_stream(*s.ctx, replays, s.cancel, "generate", [&](int64_t i, int64_t) -> int64_t {
+          if (i < args->n_prompt) {
+            // Stream-ordered after the previous replay's argmax wrote the token slot.
+            BB_CUDA(cudaMemcpyAsync(s.work.at(s.token),
+                                    s.work.at(s.prompt) + sizeof(int32_t) * static_cast<size_t>(i),
+                                    sizeof(int32_t), cudaMemcpyDeviceToDevice, st));
+          }
+          s.generate_graph.launch(st);
+          return 1;
+        });
     args->device_time_valid = 1;
     args->device_time_ns = ns;
     s.has_logits = true;
     if (args->n_generate > 0) {
-      BB_CUDA(cudaMemcpy(args->tokens_out, s.work.at(s.tokens_out), sizeof(int32_t) * static_cast<size_t>(args->n_generate),
-                         cudaMemcpyDeviceToHost));
+      BB_CUDA(cudaMemcpy(args->tokens_out, s.work.at(s.tokens_out),
+                         sizeof(int32_t) * static_cast<size_t>(args->n_generate), cudaMemcpyDeviceToHost));
     }
   });
 }
@@ -520,7 +545,8 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
 // PDL, and the graph's own cost (measure_graph_overhead), measured once.
 bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n) {
   return guarded("session_get_metrics", [&] {
-    if (session == nullptr || kvs == nullptr || n == nullptr) invalid("cuda_bricks session_get_metrics: NULL argument");
+    if (session == nullptr || kvs == nullptr || n == nullptr)
+      invalid("cuda_bricks session_get_metrics: NULL argument");
     bb_session& s = *session;
     use_device(*s.ctx);
     if (!s.overhead_measured) {
@@ -532,7 +558,8 @@ bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n)
         s.overhead_known = true;
       } catch (const std::exception& e) {
         cudaGetLastError();
-        log_line(s.ctx->host, BB_LOG_WARN, std::string("cuda_bricks: graph overhead not measured: ") + e.what());
+        log_line(s.ctx->host, BB_LOG_WARN,
+                 std::string("cuda_bricks: graph overhead not measured: ") + e.what());
       }
     }
     const auto num = [](double v) { return std::to_string(static_cast<long long>(std::llround(v))); };
@@ -553,7 +580,8 @@ bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n)
       s.metric_text.emplace_back(k);
       s.metric_text.push_back(v);
     }
-    for (size_t i = 0; i < s.metric_text.size(); i += 2) s.metrics.push_back({s.metric_text[i].c_str(), s.metric_text[i + 1].c_str()});
+    for (size_t i = 0; i < s.metric_text.size(); i += 2)
+      s.metrics.push_back({s.metric_text[i].c_str(), s.metric_text[i + 1].c_str()});
     *kvs = s.metrics.data();
     *n = s.metrics.size();
   });

@@ -72,7 +72,8 @@ void WeightStore::upload(const volatile int32_t* cancel) {
       repack(e.type, 1, e.cols, e.data, q, aux, sc, d);
       MatDesc m{e.type, 1, static_cast<int32_t>(e.cols), 0, q, aux, sc, reinterpret_cast<const uint16_t*>(d)};
       std::vector<float> f(static_cast<size_t>(e.cols));
-      for (int64_t i = 0; i < e.cols; ++i) f[static_cast<size_t>(i)] = dequant_element(m, 0, static_cast<int>(i));
+      for (int64_t i = 0; i < e.cols; ++i)
+        f[static_cast<size_t>(i)] = dequant_element(m, 0, static_cast<int>(i));
       to_rope_order(reinterpret_cast<uint8_t*>(f.data()), f.size() * sizeof(float), e.cols, e.rope_head_dim);
       BB_CUDA(cudaMemcpy(arena_.at(e.off_q), f.data(), f.size() * sizeof(float), cudaMemcpyHostToDevice));
     }

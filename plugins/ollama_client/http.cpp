@@ -87,8 +87,9 @@ HttpClient::HttpClient(const volatile int32_t* cancel_flag) : cancel_flag_(cance
 
 HttpClient::~HttpClient() { curl_easy_cleanup(static_cast<CURL*>(curl_)); }
 
-HttpResponse HttpClient::request(const std::string& method, const std::string& url, const std::string& json_body,
-                                 const HttpTimeouts& timeouts, const BodySink& sink, Clock::time_point* sent) {
+HttpResponse HttpClient::request(const std::string& method, const std::string& url,
+                                 const std::string& json_body, const HttpTimeouts& timeouts,
+                                 const BodySink& sink, Clock::time_point* sent) {
   CURL* c = static_cast<CURL*>(curl_);
   curl_easy_reset(c);
   HttpResponse r;
@@ -137,8 +138,8 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
     r.failure = t.timeout;
   } else if (t.aborted_by_sink) {
     r.failure = HttpFailure::kAborted;
-  } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST || rc == CURLE_COULDNT_RESOLVE_PROXY ||
-             (rc == CURLE_OPERATION_TIMEDOUT && !t.got_byte)) {
+  } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
+             rc == CURLE_COULDNT_RESOLVE_PROXY || (rc == CURLE_OPERATION_TIMEDOUT && !t.got_byte)) {
     r.failure = t.got_byte ? HttpFailure::kFirstByte : HttpFailure::kConnect;
   } else if (rc == CURLE_PARTIAL_FILE || rc == CURLE_RECV_ERROR || rc == CURLE_GOT_NOTHING ||
              rc == CURLE_SEND_ERROR || rc == CURLE_HTTP2_STREAM) {
@@ -151,17 +152,24 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
 
 std::string describe_failure(const HttpResponse& r, const HttpTimeouts& t) {
   switch (r.failure) {
-    case HttpFailure::kNone: return "no failure";
-    case HttpFailure::kConnect: return "nothing answered (" + r.error + ")";
+    case HttpFailure::kNone:
+      return "no failure";
+    case HttpFailure::kConnect:
+      return "nothing answered (" + r.error + ")";
     case HttpFailure::kFirstByte:
-      return "no response within " + fmt_s(t.first_byte_s) + " (first_byte_timeout_s); the server is stuck or "
+      return "no response within " + fmt_s(t.first_byte_s) +
+             " (first_byte_timeout_s); the server is stuck or "
              "still loading";
     case HttpFailure::kStall:
       return "the response stalled: no data for " + fmt_s(t.stall_s) + " (stall_timeout_s)";
-    case HttpFailure::kDropped: return "the connection was dropped before the response was complete (" + r.error + ")";
-    case HttpFailure::kAborted: return "the response was abandoned (" + r.error + ")";
-    case HttpFailure::kCancelled: return "cancelled by the host";
-    case HttpFailure::kOther: return r.error;
+    case HttpFailure::kDropped:
+      return "the connection was dropped before the response was complete (" + r.error + ")";
+    case HttpFailure::kAborted:
+      return "the response was abandoned (" + r.error + ")";
+    case HttpFailure::kCancelled:
+      return "cancelled by the host";
+    case HttpFailure::kOther:
+      return r.error;
   }
   return r.error;
 }

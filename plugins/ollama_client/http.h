@@ -29,11 +29,11 @@ enum class HttpFailure {
 };
 
 struct HttpResponse {
-  long status = 0;          // HTTP status; 0 when none arrived
-  std::string body;         // collected unless a body callback consumed it
+  long status = 0;   // HTTP status; 0 when none arrived
+  std::string body;  // collected unless a body callback consumed it
   HttpFailure failure = HttpFailure::kNone;
-  std::string error;        // libcurl's words for the failure
-  double seconds = 0;       // wall time of the whole request
+  std::string error;   // libcurl's words for the failure
+  double seconds = 0;  // wall time of the whole request
 };
 
 // Called with each piece of the body as it arrives (with the time it arrived); return false to abort.

@@ -46,12 +46,12 @@ std::string excerpt(const std::string& s) {
 // Words that are one token each (with their leading space) in GPT-2-style BPE vocabularies
 // (Qwen2, Llama 3, ...): a prompt of n ids becomes about n tokens.
 constexpr const char* kWords[] = {
-    " the", " of",   " and",  " to",    " in",   " is",   " that", " for",  " it",    " as",   " with",
-    " was", " on",   " be",   " at",    " by",   " this", " had",  " not",  " are",   " but",  " from",
-    " or",  " have", " an",   " they",  " which", " one", " you",  " were", " her",   " all",  " she",
-    " there", " would", " their", " we", " him", " been", " has",  " when", " who",   " will", " more",
-    " no",  " if",   " out",  " so",    " said", " what", " up",   " its",  " about", " into", " than",
-    " them", " can", " only", " other", " new",  " some", " could", " time", " these", " two",  " may"};
+    " the",   " of",    " and",   " to",    " in",    " is",   " that",  " for",  " it",    " as",   " with",
+    " was",   " on",    " be",    " at",    " by",    " this", " had",   " not",  " are",   " but",  " from",
+    " or",    " have",  " an",    " they",  " which", " one",  " you",   " were", " her",   " all",  " she",
+    " there", " would", " their", " we",    " him",   " been", " has",   " when", " who",   " will", " more",
+    " no",    " if",    " out",   " so",    " said",  " what", " up",    " its",  " about", " into", " than",
+    " them",  " can",   " only",  " other", " new",   " some", " could", " time", " these", " two",  " may"};
 constexpr int32_t kNumWords = static_cast<int32_t>(sizeof(kWords) / sizeof(kWords[0]));
 
 }  // namespace
@@ -76,7 +76,8 @@ std::string base_url_from_host(const std::string& text) {
   if (!rest.empty() && rest.front() == '[') {  // [v6]:port
     const size_t close = rest.find(']');
     host = rest.substr(0, close == std::string::npos ? rest.size() : close + 1);
-    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':') port = rest.substr(close + 2);
+    if (close != std::string::npos && close + 1 < rest.size() && rest[close + 1] == ':')
+      port = rest.substr(close + 2);
   } else if (const size_t colon = rest.rfind(':'); colon != std::string::npos && rest.find(':') == colon) {
     host = rest.substr(0, colon);
     port = rest.substr(colon + 1);
@@ -147,8 +148,8 @@ bool GenerateStream::line(const std::string& l, std::chrono::steady_clock::time_
   d.Parse(l.data(), l.size());
   if (d.HasParseError() || !d.IsObject()) {
     error_ = "line " + std::to_string(lines_) + " of the stream is not a JSON object (" +
-             (d.HasParseError() ? std::string(rapidjson::GetParseError_En(d.GetParseError())) + " at offset " +
-                                      std::to_string(d.GetErrorOffset())
+             (d.HasParseError() ? std::string(rapidjson::GetParseError_En(d.GetParseError())) +
+                                      " at offset " + std::to_string(d.GetErrorOffset())
                                 : std::string("not an object")) +
              "): '" + excerpt(l) + "'";
     return false;
@@ -194,7 +195,8 @@ std::optional<std::string> error_of_body(const std::string& body) {
   return std::string(e->value.GetString(), e->value.GetStringLength());
 }
 
-std::optional<double> gap_percentile_ns(const std::vector<std::chrono::steady_clock::time_point>& times, double p) {
+std::optional<double> gap_percentile_ns(const std::vector<std::chrono::steady_clock::time_point>& times,
+                                        double p) {
   if (times.size() < 2) return std::nullopt;
   std::vector<double> gaps;
   for (size_t i = 1; i < times.size(); ++i)

@@ -42,9 +42,9 @@ class GenerateStream {
   bool feed(const char* data, size_t n, std::chrono::steady_clock::time_point at);
   // Call when the transfer ended: a last line without a newline is parsed; false if it is bad.
   bool finish(std::chrono::steady_clock::time_point at);
-  bool done() const { return done_; }                  // the done:true line arrived
+  bool done() const { return done_; }  // the done:true line arrived
   const GenerateCounters& counters() const { return counters_; }
-  const std::string& text() const { return text_; }    // the response pieces, concatenated
+  const std::string& text() const { return text_; }  // the response pieces, concatenated
   // Arrival time of each done:false line with a non-empty response (one per token: Ollama streams a
   // line per generated token).
   const std::vector<std::chrono::steady_clock::time_point>& token_times() const { return token_times_; }
@@ -70,6 +70,7 @@ GenerateCounters counters_of(const std::string& json);
 std::optional<std::string> error_of_body(const std::string& body);
 
 // p-th percentile (0..100) of the gaps between consecutive times, in ns (nearest rank); nullopt < 2 times.
-std::optional<double> gap_percentile_ns(const std::vector<std::chrono::steady_clock::time_point>& times, double p);
+std::optional<double> gap_percentile_ns(const std::vector<std::chrono::steady_clock::time_point>& times,
+                                        double p);
 
 }  // namespace bb::ollama

@@ -56,7 +56,8 @@ using Clock = std::chrono::steady_clock;
 const bb_host_api* g_host = nullptr;
 
 // The shared ABI glue (plugins/common/plugin_glue.h), with this plugin's name in its messages.
-constinit bb::plugin_util::PluginId g_plugin{"ollama_client", {BB_OUT_OF_MEMORY, "ollama_client: out of memory"}};
+constinit bb::plugin_util::PluginId g_plugin{"ollama_client",
+                                             {BB_OUT_OF_MEMORY, "ollama_client: out of memory"}};
 using bb::plugin_util::AbiError;
 
 bb_error* make_error(int32_t status, const std::string& message) noexcept {
@@ -78,8 +79,8 @@ double number_option(const std::map<std::string, std::string>& o, const char* ke
   char* end = nullptr;
   const double v = std::strtod(it->second.c_str(), &end);
   if (end == it->second.c_str() || *end != '\0' || !(v >= 0))
-    throw AbiError(BB_INVALID_ARGUMENT, std::string("ollama_client: option ") + key + ": expected a number >= 0, got '" +
-                                            it->second + "'");
+    throw AbiError(BB_INVALID_ARGUMENT, std::string("ollama_client: option ") + key +
+                                            ": expected a number >= 0, got '" + it->second + "'");
   return v;
 }
 
@@ -102,8 +103,8 @@ std::string keep_alive_json(const std::string& v) {
 
 // One server.
 struct bb_context {
-  std::string base;         // "http://127.0.0.1:11434"
-  std::string model;        // the tag asked for
+  std::string base;   // "http://127.0.0.1:11434"
+  std::string model;  // the tag asked for
   HttpTimeouts timeouts;
   std::map<std::string, std::string> options;
   std::string server_version;
@@ -117,8 +118,9 @@ struct bb_context {
     bb_status status = BB_DEVICE_ERROR;
     if (r.failure == HttpFailure::kCancelled) throw AbiError(BB_CANCELLED, msg + "cancelled by the host");
     if (r.failure == HttpFailure::kConnect) {
-      msg += "nothing is listening at " + base + " (" + r.error +
-             "); start Ollama (`ollama serve`) or point OLLAMA_HOST / backend_options.ollama_client.host at it";
+      msg +=
+          "nothing is listening at " + base + " (" + r.error +
+          "); start Ollama (`ollama serve`) or point OLLAMA_HOST / backend_options.ollama_client.host at it";
     } else if (r.failure != HttpFailure::kNone) {
       msg += describe_failure(r, timeouts) + " (" + base + ")";
     } else {
@@ -185,8 +187,9 @@ bb_error* get_build_info(const bb_kv** kvs, size_t* n) {
     if (!kvs || !n) throw AbiError(BB_INVALID_ARGUMENT, "ollama_client get_build_info: NULL output");
     static const std::string curl = curl_version_info(CURLVERSION_NOW)->version;
     static const bb_kv info[] = {
-        {"api", "Ollama REST API (docs.ollama.com/api, Ollama v0.12): /api/version, /api/show, /api/tags, /api/ps, "
-                "/api/generate (stream, raw)"},
+        {"api",
+         "Ollama REST API (docs.ollama.com/api, Ollama v0.12): /api/version, /api/show, /api/tags, /api/ps, "
+         "/api/generate (stream, raw)"},
         {"libcurl", curl.c_str()},
         {"compiler", __VERSION__},
     };
@@ -202,7 +205,8 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     *out = nullptr;
     auto ctx = std::make_unique<bb_context>();
     for (size_t i = 0; i < args->n_options; ++i)
-      if (args->options[i].key && args->options[i].value) ctx->options[args->options[i].key] = args->options[i].value;
+      if (args->options[i].key && args->options[i].value)
+        ctx->options[args->options[i].key] = args->options[i].value;
     std::string host = bb::ollama::kDefaultHost;
     if (const char* env = std::getenv("OLLAMA_HOST"); env && *env) host = env;
     if (auto it = ctx->options.find("host"); it != ctx->options.end()) host = it->second;
@@ -216,8 +220,9 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     ctx->timeouts.first_byte_s = number_option(ctx->options, "first_byte_timeout_s", 300);
     ctx->timeouts.stall_s = number_option(ctx->options, "stall_timeout_s", 60);
     if (ctx->model.empty())
-      throw AbiError(BB_UNSUPPORTED, "no model to ask Ollama for: name one in the config as "
-                                     "model: {ollama: \"qwen2.5-coder:1.5b\"} (or backend_options.ollama_client.model)");
+      throw AbiError(BB_UNSUPPORTED,
+                     "no model to ask Ollama for: name one in the config as "
+                     "model: {ollama: \"qwen2.5-coder:1.5b\"} (or backend_options.ollama_client.model)");
     ctx->http = std::make_unique<HttpClient>(g_host ? g_host->cancel_flag : nullptr);
     // Is anyone there? /api/version is the cheapest question Ollama answers.
     HttpTimeouts quick = ctx->timeouts;
@@ -227,11 +232,13 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     rapidjson::Document d;
     d.Parse(r.body.data(), r.body.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("version") || !d["version"].IsString())
-      throw AbiError(BB_DEVICE_ERROR, "GET " + ctx->url("/api/version") +
-                                          " did not answer {\"version\": ...}: is this an Ollama server? (got '" +
-                                          r.body.substr(0, 80) + "')");
+      throw AbiError(BB_DEVICE_ERROR,
+                     "GET " + ctx->url("/api/version") +
+                         " did not answer {\"version\": ...}: is this an Ollama server? (got '" +
+                         r.body.substr(0, 80) + "')");
     ctx->server_version = d["version"].GetString();
-    log(BB_LOG_INFO, "ollama_client: Ollama " + ctx->server_version + " at " + ctx->base + ", model " + ctx->model);
+    log(BB_LOG_INFO,
+        "ollama_client: Ollama " + ctx->server_version + " at " + ctx->base + ", model " + ctx->model);
     *out = ctx.release();
   });
 }
@@ -247,9 +254,7 @@ bb_error* plan_write_inputs(bb_plan*, int32_t, const bb_tensor*) {
   return make_error(BB_UNSUPPORTED, "no plans");
 }
 bb_error* plan_run(bb_plan*, bb_run_args*) { return make_error(BB_UNSUPPORTED, "no plans"); }
-bb_error* plan_read_outputs(bb_plan*, int32_t, bb_tensor*) {
-  return make_error(BB_UNSUPPORTED, "no plans");
-}
+bb_error* plan_read_outputs(bb_plan*, int32_t, bb_tensor*) { return make_error(BB_UNSUPPORTED, "no plans"); }
 
 std::string string_member(const rapidjson::Value& o, const char* k) {
   if (!o.IsObject()) return "";
@@ -276,7 +281,8 @@ void refresh_listing(bb_session* s, const char* path) {
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("models") || !d["models"].IsArray()) return;
   auto canon = [](std::string t) { return t.find(':') == std::string::npos ? t + ":latest" : t; };
   for (const auto& m : d["models"].GetArray()) {
-    const std::string name = string_member(m, "name").empty() ? string_member(m, "model") : string_member(m, "name");
+    const std::string name =
+        string_member(m, "name").empty() ? string_member(m, "model") : string_member(m, "name");
     if (canon(name) != canon(ctx->model)) continue;
     for (const char* k : {"digest", "size", "size_vram", "context_length"}) {
       const std::string v = string_member(m, k);
@@ -287,7 +293,8 @@ void refresh_listing(bb_session* s, const char* path) {
 
 bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_session** out) {
   return guarded("session_create", [&] {
-    if (!ctx || !desc || !out || !desc->dims) throw AbiError(BB_INVALID_ARGUMENT, "ollama_client session_create: NULL");
+    if (!ctx || !desc || !out || !desc->dims)
+      throw AbiError(BB_INVALID_ARGUMENT, "ollama_client session_create: NULL");
     *out = nullptr;
     auto s = std::make_unique<bb_session>();
     s->ctx = ctx;
@@ -299,9 +306,10 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
       s->vary_prompt = !(it->second == "false" || it->second == "0" || it->second == "no");
 
     // /api/show: is the model there, and what is it?
-    HttpResponse r = ctx->http->request("POST", ctx->url("/api/show"), "{\"model\":" + json_string(ctx->model) + "}",
-                                        ctx->timeouts);
-    if (r.failure != HttpFailure::kNone || r.status != 200) ctx->fail("POST /api/show for model " + ctx->model, r);
+    HttpResponse r = ctx->http->request("POST", ctx->url("/api/show"),
+                                        "{\"model\":" + json_string(ctx->model) + "}", ctx->timeouts);
+    if (r.failure != HttpFailure::kNone || r.status != 200)
+      ctx->fail("POST /api/show for model " + ctx->model, r);
     rapidjson::Document d;
     d.Parse(r.body.data(), r.body.size());
     if (d.HasParseError() || !d.IsObject())
@@ -315,7 +323,8 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
       for (const char* k : {"family", "parameter_size", "quantization_level"})
         if (std::string v = string_member(d["details"], k); !v.empty()) s->fact(std::string("peer.") + k, v);
     std::string tokenizer;
-    if (d.HasMember("model_info") && d["model_info"].IsObject()) tokenizer = string_member(d["model_info"], "tokenizer.ggml.model");
+    if (d.HasMember("model_info") && d["model_info"].IsObject())
+      tokenizer = string_member(d["model_info"], "tokenizer.ggml.model");
     std::string fmt = "auto";
     if (auto it = ctx->options.find("prompt_format"); it != ctx->options.end()) fmt = it->second;
     if (fmt == "ids") {
@@ -326,8 +335,8 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
       s->format = tokenizer.empty() || tokenizer == "none" ? bb::ollama::PromptFormat::kIds
                                                            : bb::ollama::PromptFormat::kWords;
     } else {
-      throw AbiError(BB_INVALID_ARGUMENT, "option prompt_format: expected ids, words or auto, got '" +
-                                              fmt + "'");
+      throw AbiError(BB_INVALID_ARGUMENT,
+                     "option prompt_format: expected ids, words or auto, got '" + fmt + "'");
     }
     s->fact("peer.prompt_format", s->format == bb::ollama::PromptFormat::kIds ? "ids" : "words");
     refresh_listing(s.get(), "/api/tags");
@@ -335,10 +344,12 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
     // Load it now (an empty prompt loads a model), with the context every request will ask for, so
     // no timed request pays for a (re)load.
     const std::string keep = ctx->options.count("keep_alive") ? ctx->options.at("keep_alive") : "30m";
-    const std::string load = "{\"model\":" + json_string(ctx->model) + ",\"stream\":false,\"keep_alive\":" +
-                             keep_alive_json(keep) + ",\"options\":{\"num_ctx\":" + std::to_string(s->num_ctx) + "}}";
+    const std::string load = "{\"model\":" + json_string(ctx->model) +
+                             ",\"stream\":false,\"keep_alive\":" + keep_alive_json(keep) +
+                             ",\"options\":{\"num_ctx\":" + std::to_string(s->num_ctx) + "}}";
     r = ctx->http->request("POST", ctx->url("/api/generate"), load, ctx->timeouts);
-    if (r.failure != HttpFailure::kNone || r.status != 200) ctx->fail("loading " + ctx->model + " (POST /api/generate)", r);
+    if (r.failure != HttpFailure::kNone || r.status != 200)
+      ctx->fail("loading " + ctx->model + " (POST /api/generate)", r);
     if (auto c = bb::ollama::counters_of(r.body); c.load_duration_ns)
       s->fact("peer.load_duration_ns", std::to_string(*c.load_duration_ns));
     *out = s.release();
@@ -348,8 +359,9 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
 void session_destroy(bb_session* s) { delete s; }
 
 bb_error* session_decode(bb_session*, bb_decode_args*) {
-  return make_error(BB_UNSUPPORTED, "Ollama's API cannot decode one token at a given position; "
-                                    "only whole generations (the generate brick)");
+  return make_error(BB_UNSUPPORTED,
+                    "Ollama's API cannot decode one token at a given position; "
+                    "only whole generations (the generate brick)");
 }
 
 bb_error* session_read_logits(bb_session*, float*, int32_t) {
@@ -361,8 +373,9 @@ bb_error* session_generate(bb_session* s, bb_generate_args* a) {
     if (!s || !a || a->n_prompt < 1 || !a->prompt || a->n_generate < 1 || !a->tokens_out)
       throw AbiError(BB_INVALID_ARGUMENT, "ollama_client session_generate: bad arguments");
     if (a->pos_begin != 0)
-      throw AbiError(BB_UNSUPPORTED, "a generation must start at position 0 (Ollama has no KV "
-                                     "history to continue from); pass the whole prompt");
+      throw AbiError(BB_UNSUPPORTED,
+                     "a generation must start at position 0 (Ollama has no KV "
+                     "history to continue from); pass the whole prompt");
     bb_context* ctx = s->ctx;
     a->device_time_valid = 0;
     s->last.clear();
@@ -377,11 +390,13 @@ bb_error* session_generate(bb_session* s, bb_generate_args* a) {
                        std::to_string(static_cast<int64_t>(number_option(ctx->options, "seed", 42))) +
                        ",\"num_ctx\":" + std::to_string(s->num_ctx);
     if (ctx->options.count("num_thread"))
-      opts += ",\"num_thread\":" + std::to_string(static_cast<int64_t>(number_option(ctx->options, "num_thread", 0)));
-    const std::string body = "{\"model\":" + json_string(ctx->model) + ",\"prompt\":" +
-                             json_string(bb::ollama::prompt_text(ids.data(), a->n_prompt, s->format)) +
-                             ",\"raw\":true,\"stream\":true,\"keep_alive\":" + keep_alive_json(keep) + ",\"options\":{" +
-                             opts + "}}";
+      opts += ",\"num_thread\":" +
+              std::to_string(static_cast<int64_t>(number_option(ctx->options, "num_thread", 0)));
+    const std::string body =
+        "{\"model\":" + json_string(ctx->model) +
+        ",\"prompt\":" + json_string(bb::ollama::prompt_text(ids.data(), a->n_prompt, s->format)) +
+        ",\"raw\":true,\"stream\":true,\"keep_alive\":" + keep_alive_json(keep) + ",\"options\":{" + opts +
+        "}}";
     GenerateStream stream;
     std::string raw;  // the first bytes, verbatim: an error status's body
     Clock::time_point sent{};
@@ -394,13 +409,15 @@ bb_error* session_generate(bb_session* s, bb_generate_args* a) {
         &sent);
     const std::string where = "POST /api/generate (" + ctx->model + ")";
     const int64_t got = static_cast<int64_t>(stream.token_times().size());
-    if (r.status != 200 && r.status != 0 && (r.failure == HttpFailure::kNone || r.failure == HttpFailure::kAborted)) {
+    if (r.status != 200 && r.status != 0 &&
+        (r.failure == HttpFailure::kNone || r.failure == HttpFailure::kAborted)) {
       HttpResponse e = r;  // not a stream: an error status with (usually) an {"error": ...} body
       e.failure = HttpFailure::kNone;
       e.body = raw;
       ctx->fail(where, e);
     }
-    if (r.failure == HttpFailure::kAborted || (r.failure == HttpFailure::kNone && !stream.finish(Clock::now()))) {
+    if (r.failure == HttpFailure::kAborted ||
+        (r.failure == HttpFailure::kNone && !stream.finish(Clock::now()))) {
       if (stream.server_error())
         throw AbiError(BB_DEVICE_ERROR, "" + where + ": the server reported an error mid-stream after " +
                                             std::to_string(got) + " tokens: " + stream.error());
@@ -415,7 +432,8 @@ bb_error* session_generate(bb_session* s, bb_generate_args* a) {
     }
     if (!stream.done())
       throw AbiError(BB_DEVICE_ERROR, "" + where + ": the connection was dropped mid-stream after " +
-                                          std::to_string(got) + " tokens (the stream ended without its done:true line)");
+                                          std::to_string(got) +
+                                          " tokens (the stream ended without its done:true line)");
 
     // Tokens back where the mapping allows it (ids); -1 elsewhere.
     std::vector<int32_t> back;
@@ -437,10 +455,13 @@ bb_error* session_generate(bb_session* s, bb_generate_args* a) {
     s->last.emplace_back("tokens_received", std::to_string(got));
     if (got > 0)
       s->last.emplace_back(
-          "ttft_ns", std::to_string(static_cast<int64_t>(
-                         std::chrono::duration<double, std::nano>(stream.token_times().front() - sent).count())));
-    if (auto p = bb::ollama::gap_percentile_ns(stream.token_times(), 50)) put("gap_p50_ns", static_cast<int64_t>(*p));
-    if (auto p = bb::ollama::gap_percentile_ns(stream.token_times(), 99)) put("gap_p99_ns", static_cast<int64_t>(*p));
+          "ttft_ns",
+          std::to_string(static_cast<int64_t>(
+              std::chrono::duration<double, std::nano>(stream.token_times().front() - sent).count())));
+    if (auto p = bb::ollama::gap_percentile_ns(stream.token_times(), 50))
+      put("gap_p50_ns", static_cast<int64_t>(*p));
+    if (auto p = bb::ollama::gap_percentile_ns(stream.token_times(), 99))
+      put("gap_p99_ns", static_cast<int64_t>(*p));
     if (got > 1) s->last.emplace_back("gap_count", std::to_string(got - 1));
     // Device time: the server's eval_duration, for n_generate tokens (scaled when it stopped early).
     if (c.eval_duration_ns && c.eval_count && *c.eval_count > 0 && *c.eval_duration_ns > 0) {

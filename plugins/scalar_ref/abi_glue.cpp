@@ -8,7 +8,8 @@
 
 namespace bb::scalar_ref::glue {
 
-constinit plugin_util::PluginId g_plugin{kName, {BB_OUT_OF_MEMORY, "scalar_ref: out of memory (while reporting an error)"}};
+constinit plugin_util::PluginId g_plugin{
+    kName, {BB_OUT_OF_MEMORY, "scalar_ref: out of memory (while reporting an error)"}};
 
 std::string supported_types_list() {
   std::string s;
@@ -25,20 +26,20 @@ Matrix check_weight(const bb_tensor& t, const TensorCheck& c) {
   const std::string what = plugin_util::describe(kName, t, c);
   const auto format = type_format(t.type);
   if (!format) {
-    unsupported(what + ": type " + type_name(t.type) + " is not supported by scalar_ref (supported: " +
-                supported_types_list() + ")");
+    unsupported(what + ": type " + type_name(t.type) +
+                " is not supported by scalar_ref (supported: " + supported_types_list() + ")");
   }
   const int64_t cols = c.shape.back();
   const int64_t rows = c.shape.size() == 2 ? c.shape[0] : 1;
   if (cols % format->block_elements != 0) {
-    invalid(what + ": rows of " + std::to_string(cols) + " elements are not a whole number of " + format->name +
-            " blocks of " + std::to_string(format->block_elements));
+    invalid(what + ": rows of " + std::to_string(cols) + " elements are not a whole number of " +
+            format->name + " blocks of " + std::to_string(format->block_elements));
   }
   const uint64_t bytes = static_cast<uint64_t>(rows) * *row_bytes(t.type, cols);
   if (t.nbytes != bytes) {
     invalid(what + ": nbytes " + std::to_string(t.nbytes) + " but " +
-            shape_string(c.shape.data(), static_cast<int32_t>(c.shape.size())) + " of " + format->name + " takes " +
-            std::to_string(bytes));
+            shape_string(c.shape.data(), static_cast<int32_t>(c.shape.size())) + " of " + format->name +
+            " takes " + std::to_string(bytes));
   }
   return Matrix::of(t.type, rows, cols, t.data);
 }

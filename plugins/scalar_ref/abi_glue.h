@@ -10,8 +10,8 @@
 #include <utility>
 #include <vector>
 
-#include "brickbench/brick_abi.h"
 #include "../common/plugin_glue.h"
+#include "brickbench/brick_abi.h"
 #include "forward.h"
 
 // One per backend instance; scalar_ref is single-threaded, so a context only remembers the host.
@@ -26,14 +26,14 @@ extern plugin_util::PluginId g_plugin;
 inline constexpr const char* kName = "scalar_ref";
 
 using plugin_util::AbiError;
+using plugin_util::cancel_flag_of;
+using plugin_util::element_bytes;
 using plugin_util::invalid;
-using plugin_util::unsupported;
+using plugin_util::is_compact;
 using plugin_util::op_name;
 using plugin_util::shape_string;
-using plugin_util::cancel_flag_of;
-using plugin_util::is_compact;
 using plugin_util::TensorCheck;
-using plugin_util::element_bytes;
+using plugin_util::unsupported;
 
 inline bb_error* make_error(int32_t status, const std::string& message) noexcept {
   return plugin_util::make_error(g_plugin, status, message);

@@ -13,14 +13,15 @@ bool cpu_has_avx2();    // AVX2 + FMA + F16C, as the avx2 build needs
 bool cpu_has_avx512();  // AVX-512 F/BW/VL/VNNI, as the avx512 build needs
 
 // Skips the calling test (GTEST_SKIP needs to be in the test body: use the macros below).
-#define AVX_TEST_REQUIRE_AVX2()                                                                  \
-  do {                                                                                           \
-    if (!::bb::avx_test::cpu_has_avx2()) GTEST_SKIP() << "this CPU lacks AVX2+FMA+F16C: avx_bricks cannot run here"; \
+#define AVX_TEST_REQUIRE_AVX2()                                                   \
+  do {                                                                            \
+    if (!::bb::avx_test::cpu_has_avx2())                                          \
+      GTEST_SKIP() << "this CPU lacks AVX2+FMA+F16C: avx_bricks cannot run here"; \
   } while (0)
-#define AVX_TEST_REQUIRE_AVX512()                                                                \
-  do {                                                                                           \
-    if (!::bb::avx_test::cpu_has_avx512())                                                       \
-      GTEST_SKIP() << "this CPU lacks AVX-512 F/BW/VL/VNNI: the avx512 build cannot run here";   \
+#define AVX_TEST_REQUIRE_AVX512()                                                              \
+  do {                                                                                         \
+    if (!::bb::avx_test::cpu_has_avx512())                                                     \
+      GTEST_SKIP() << "this CPU lacks AVX-512 F/BW/VL/VNNI: the avx512 build cannot run here"; \
   } while (0)
 
 // `bench ARGS` with only the build's plugins (no BRICKBENCH_PLUGIN_PATH) and the probe capped at

@@ -63,13 +63,15 @@ TEST(AvxDecodeMargin, Qwen05bTwelvePositionsWithinTheActQ8Bounds) {
     if (margin > 4 * rms_err) {
       ++decisive;
       decisive_agree += same;
-      EXPECT_TRUE(same) << "position " << i << ": reference margin " << margin << " > 4 x rms error " << rms_err;
+      EXPECT_TRUE(same) << "position " << i << ": reference margin " << margin << " > 4 x rms error "
+                        << rms_err;
     }
-    std::printf("[decode] pos %2d  nmse %.2e  rms err %.4f  ref margin %.4f  argmax %s\n", i, pn / pd, rms_err, margin,
-                same ? "same" : "differs");
+    std::printf("[decode] pos %2d  nmse %.2e  rms err %.4f  ref margin %.4f  argmax %s\n", i, pn / pd,
+                rms_err, margin, same ? "same" : "differs");
   }
-  std::printf("[decode] 12 positions: nmse %.2e, top-1 %d/12, decisive positions %d (all must agree: %d do)\n", num / den,
-              agree, decisive, decisive_agree);
+  std::printf(
+      "[decode] 12 positions: nmse %.2e, top-1 %d/12, decisive positions %d (all must agree: %d do)\n",
+      num / den, agree, decisive, decisive_agree);
   EXPECT_LE(num / den, 2e-3);
 }
 

@@ -59,9 +59,9 @@ RunOutcome run_config(const std::string& name, const std::string& model, const s
   std::ofstream(cfg) << "name: " << name << "\nmodel: " << model << "\nbackends: [scalar_ref, avx_bricks]\n"
                      << protocol() << "bricks:\n"
                      << bricks;
-  auto r = run_bench_with("run " + bb::test::shell_quote(cfg) + " --quiet --bandwidth-mib 16 --out " +
-                              bb::test::shell_quote(out),
-                          cap);
+  auto r = run_bench_with(
+      "run " + bb::test::shell_quote(cfg) + " --quiet --bandwidth-mib 16 --out " + bb::test::shell_quote(out),
+      cap);
   RunOutcome o;
   o.log = r.err + r.out;
   EXPECT_EQ(r.exit_code, 0) << o.log;
@@ -94,8 +94,9 @@ std::set<std::string> expect_all_equivalent(const RunOutcome& o) {
         c.brick != "attention") {
       EXPECT_EQ(c.equivalence.tolerance_class, "act_q8");
     }
-    std::printf("[equiv] %-8s %-14s %-18s nmse %.2e max_rel %.2e%s\n", build_of(o.result).c_str(), c.id.c_str(),
-                c.equivalence.tolerance_class.c_str(), c.equivalence.nmse, c.equivalence.max_rel,
+    std::printf("[equiv] %-8s %-14s %-18s nmse %.2e max_rel %.2e%s\n", build_of(o.result).c_str(),
+                c.id.c_str(), c.equivalence.tolerance_class.c_str(), c.equivalence.nmse,
+                c.equivalence.max_rel,
                 c.equivalence.top1 ? (" top1 " + std::to_string(*c.equivalence.top1)).c_str() : "");
   }
   EXPECT_GE(ids.size(), 5u) << "too few avx_bricks cells in the result:\n" << o.log;
@@ -110,7 +111,8 @@ TEST(AvxEquivalence, Qwen05bEveryBrickAvx512) {
   auto o = run_config("avx-equiv-0.5b", k05, kEveryBrick, std::nullopt);
   EXPECT_EQ(build_of(o.result), "avx512");
   const auto ids = expect_all_equivalent(o);
-  for (const char* id : {"gemv.Q5_0", "gemv.Q8_0", "gemv.Q4_K", "gemv.Q6_K", "decode@512", "layer@512", "ffn"})
+  for (const char* id :
+       {"gemv.Q5_0", "gemv.Q8_0", "gemv.Q4_K", "gemv.Q6_K", "decode@512", "layer@512", "ffn"})
     EXPECT_TRUE(ids.count(id)) << id << " missing";
 }
 
@@ -132,9 +134,10 @@ TEST(AvxEquivalence, Qwen05bEveryBrickAvx2) {
 
 TEST(AvxEquivalence, Qwen15bKernelsAvx2) {
   AVX_TEST_REQUIRE_AVX2();
-  auto o = run_config("avx2-equiv-1.5b", k15,
-                      "  - qkv\n  - o_proj\n  - ffn\n  - {brick: layer, context: 300}\n  - {brick: gemv, type: all}\n",
-                      std::string("avx2"));
+  auto o = run_config(
+      "avx2-equiv-1.5b", k15,
+      "  - qkv\n  - o_proj\n  - ffn\n  - {brick: layer, context: 300}\n  - {brick: gemv, type: all}\n",
+      std::string("avx2"));
   EXPECT_EQ(build_of(o.result), "avx2");
   expect_all_equivalent(o);
 }
@@ -145,13 +148,15 @@ TEST(AvxEquivalence, FloatWeightModelsBothBuilds) {
   const char* bricks =
       "  - rms_norm\n  - qkv\n  - o_proj\n  - ffn\n  - {brick: layer, context: 20}\n"
       "  - {brick: decode, context: 20}\n  - {brick: gemv, type: all}\n";
-  for (const std::optional<std::string>& cap : {std::optional<std::string>{}, std::optional<std::string>{"avx2"}}) {
+  for (const std::optional<std::string>& cap :
+       {std::optional<std::string>{}, std::optional<std::string>{"avx2"}}) {
     if (!cap && !bb::avx_test::cpu_has_avx512()) continue;
     for (const char* m : {"tiny-a-f16", "tiny-a-f32", "tiny-b-f32"}) {
       SCOPED_TRACE(std::string(m) + (cap ? " avx2" : " avx512"));
       auto o = run_config(std::string("avx-float-") + m, "{gguf: " + kOracle + m + ".gguf}", bricks, cap);
       const auto ids = expect_all_equivalent(o);
-      EXPECT_TRUE(ids.count(std::string("gemv.") + (std::string(m).find("f16") != std::string::npos ? "F16" : "F32")));
+      EXPECT_TRUE(ids.count(std::string("gemv.") +
+                            (std::string(m).find("f16") != std::string::npos ? "F16" : "F32")));
     }
   }
 }

@@ -15,8 +15,8 @@
 
 namespace {
 
-using ::testing::HasSubstr;
 using bb::avx_test::run_bench_with;
+using ::testing::HasSubstr;
 
 struct Listed {
   bool found = false, usable = false, selected = false;
@@ -28,7 +28,8 @@ Listed find_plugin(const rapidjson::Document& d, const std::string& file) {
   Listed l;
   for (const auto& p : d["plugins"].GetArray()) {
     const std::string path = p["path"].GetString();
-    if (path.size() < file.size() || path.compare(path.size() - file.size(), file.size(), file) != 0) continue;
+    if (path.size() < file.size() || path.compare(path.size() - file.size(), file.size(), file) != 0)
+      continue;
     l.found = true;
     l.usable = p["usable"].GetBool();
     l.selected = p.HasMember("selected") && p["selected"].GetBool();
@@ -86,8 +87,8 @@ TEST(AvxProbe, CappedAtAvx2RejectsTheAvx512BuildWithTheReason) {
   auto p = registry.find("avx_bricks");
   ASSERT_TRUE(p) << registry.why_unavailable("avx_bricks");
   EXPECT_EQ(p->info().path, std::string(AVX_BRICKS_AVX2_SO));
-  auto r = run_bench_with(
-      "generate --synthetic qwen2.5-coder-0.5b --backend avx_bricks --tokens 1,2,3 --n 2", std::string("avx2"));
+  auto r = run_bench_with("generate --synthetic qwen2.5-coder-0.5b --backend avx_bricks --tokens 1,2,3 --n 2",
+                          std::string("avx2"));
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
 
@@ -128,8 +129,10 @@ std::string shell_output(const std::string& cmd) {
 // instruction (their AT&T mnemonics all start with 'v') and touch no ymm/zmm/opmask register.
 TEST(AvxProbe, ProbeObjectCodeHasNoVectorExtensionInstructions) {
   for (const char* obj : {AVX_BRICKS_PROBE_AVX2_OBJ, AVX_BRICKS_PROBE_AVX512_OBJ}) {
-    const std::string dis = shell_output("objdump -d --no-show-raw-insn " + bb::test::shell_quote(obj) + " 2>&1");
-    if (dis.find("not found") != std::string::npos || dis.empty()) GTEST_SKIP() << "objdump unavailable: " << dis;
+    const std::string dis =
+        shell_output("objdump -d --no-show-raw-insn " + bb::test::shell_quote(obj) + " 2>&1");
+    if (dis.find("not found") != std::string::npos || dis.empty())
+      GTEST_SKIP() << "objdump unavailable: " << dis;
     ASSERT_THAT(dis, HasSubstr("bb_plugin_probe"));
     size_t bad = 0;
     std::string first;
@@ -140,7 +143,8 @@ TEST(AvxProbe, ProbeObjectCodeHasNoVectorExtensionInstructions) {
       const size_t eol = dis.find('\n', pos);
       if (tab == std::string::npos || tab > eol) continue;
       const std::string insn = dis.substr(tab + 1, eol - tab - 1);
-      if (insn.rfind('v', 0) == 0 || insn.find("%ymm") != std::string::npos || insn.find("%zmm") != std::string::npos) {
+      if (insn.rfind('v', 0) == 0 || insn.find("%ymm") != std::string::npos ||
+          insn.find("%zmm") != std::string::npos) {
         if (bad++ == 0) first = insn;
       }
     }

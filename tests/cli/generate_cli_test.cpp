@@ -26,7 +26,8 @@ Result run(const std::string& args) {
 TEST(GenerateCli, WritesLogitsInTheOracleLayout) {
   bb::test::TempDir dir;
   auto out = dir.path() + "/logits.json";
-  auto r = run("generate --model " + kOracle + "tiny-a-q8_0.gguf --backend scalar_ref --tokens 3,17,42 --n 5 --logits-out " + out);
+  auto r = run("generate --model " + kOracle +
+               "tiny-a-q8_0.gguf --backend scalar_ref --tokens 3,17,42 --n 5 --logits-out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   auto rec = bb::verify::read_logits_json(out);
   EXPECT_EQ(rec.n_vocab, 512);
@@ -36,19 +37,22 @@ TEST(GenerateCli, WritesLogitsInTheOracleLayout) {
   EXPECT_EQ(rec.greedy_logits.size(), 5u);
   // Greedy means each token is the argmax of the logits before it.
   EXPECT_EQ(rec.greedy[0], bb::verify::argmax(rec.prompt_logits.back()));
-  for (size_t i = 1; i < rec.greedy.size(); ++i) EXPECT_EQ(rec.greedy[i], bb::verify::argmax(rec.greedy_logits[i - 1]));
+  for (size_t i = 1; i < rec.greedy.size(); ++i)
+    EXPECT_EQ(rec.greedy[i], bb::verify::argmax(rec.greedy_logits[i - 1]));
   EXPECT_NE(r.output.find("greedy:"), std::string::npos);
 }
 
 TEST(GenerateCli, CheckAgainstOraclePassesAndExitsZero) {
-  auto r = run("generate --model " + kOracle + "tiny-b-q4_k_m.gguf --check-against " + kOracle + "tiny-b-q4_k_m.logits.json");
+  auto r = run("generate --model " + kOracle + "tiny-b-q4_k_m.gguf --check-against " + kOracle +
+               "tiny-b-q4_k_m.logits.json");
   EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_NE(r.output.find("PASS"), std::string::npos) << r.output;
 }
 
 TEST(GenerateCli, CheckAgainstTheWrongModelFails) {
   // tiny-a's logits against tiny-a-q4_0's file: same vocabulary, different weights, must FAIL (exit 1).
-  auto r = run("generate --model " + kOracle + "tiny-a-q4_0.gguf --check-against " + kOracle + "tiny-a-f32.logits.json --max-nmse 1e-6");
+  auto r = run("generate --model " + kOracle + "tiny-a-q4_0.gguf --check-against " + kOracle +
+               "tiny-a-f32.logits.json --max-nmse 1e-6");
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("FAIL"), std::string::npos) << r.output;
 }

@@ -45,8 +45,8 @@ TEST_P(OracleConformance, ScalarRefMatchesLlamaCpp) {
   auto a = bb::verify::compare_logits(ours, oracle.fed_logits());
 
   // Printed so docs/VALIDATION.md can quote the run.
-  std::printf("[oracle] %-16s positions %d  NMSE %.3e  top-1 %.1f%%  max|err| %.3e\n", c.model, a.positions, a.nmse,
-              100 * a.top1_agreement, a.max_abs_error);
+  std::printf("[oracle] %-16s positions %d  NMSE %.3e  top-1 %.1f%%  max|err| %.3e\n", c.model, a.positions,
+              a.nmse, 100 * a.top1_agreement, a.max_abs_error);
   RecordProperty("nmse", std::to_string(a.nmse));
   RecordProperty("top1", std::to_string(a.top1_agreement));
   EXPECT_EQ(a.positions, 23);
@@ -60,19 +60,20 @@ TEST_P(OracleConformance, ScalarRefMatchesLlamaCpp) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllOracleModels, OracleConformance,
-    ::testing::Values(OracleCase{"tiny-a-f32", true}, OracleCase{"tiny-a-f16", true}, OracleCase{"tiny-a-q8_0", false},
-                      OracleCase{"tiny-a-q5_0", false}, OracleCase{"tiny-a-q4_0", false},
-                      OracleCase{"tiny-a-q6_k", false}, OracleCase{"tiny-a-q4_k_m", false},
-                      OracleCase{"tiny-b-f32", true}, OracleCase{"tiny-b-q4_k_m", false},
-                      OracleCase{"tiny-b-q5_0", false}, OracleCase{"tiny-b-q8_0", false}),
-    [](const auto& param_info) {
-      std::string n = param_info.param.model;
-      for (auto& ch : n)
-        if (ch == '-') ch = '_';
-      return n;
-    });
+INSTANTIATE_TEST_SUITE_P(AllOracleModels, OracleConformance,
+                         ::testing::Values(OracleCase{"tiny-a-f32", true}, OracleCase{"tiny-a-f16", true},
+                                           OracleCase{"tiny-a-q8_0", false}, OracleCase{"tiny-a-q5_0", false},
+                                           OracleCase{"tiny-a-q4_0", false}, OracleCase{"tiny-a-q6_k", false},
+                                           OracleCase{"tiny-a-q4_k_m", false}, OracleCase{"tiny-b-f32", true},
+                                           OracleCase{"tiny-b-q4_k_m", false},
+                                           OracleCase{"tiny-b-q5_0", false},
+                                           OracleCase{"tiny-b-q8_0", false}),
+                         [](const auto& param_info) {
+                           std::string n = param_info.param.model;
+                           for (auto& ch : n)
+                             if (ch == '-') ch = '_';
+                           return n;
+                         });
 
 // The greedy path of the driver reproduces llama.cpp's greedy tokens on the f32 model, where the
 // logits agree to ~1e-7 and no argmax is close enough to flip.

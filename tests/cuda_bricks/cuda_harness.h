@@ -7,15 +7,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
-#include "brickbench/brick_abi.h"
 #include "../scalar_ref/test_util.h"  // HostTensor, random rows, ...
+#include "brickbench/brick_abi.h"
 
 namespace bb::cuda_bricks::test {
 
@@ -60,7 +60,8 @@ inline const ProbeResult& probe_once() {
   static const ProbeResult r = [] {
     ProbeResult p;
     char reason[1024] = {};
-    bb_probe_args args{sizeof(bb_probe_args), BB_ABI_VERSION_MAJOR, BB_ABI_VERSION_MINOR, reason, sizeof(reason)};
+    bb_probe_args args{sizeof(bb_probe_args), BB_ABI_VERSION_MAJOR, BB_ABI_VERSION_MINOR, reason,
+                       sizeof(reason)};
     p.score = cuda_plugin().probe(&args);
     p.reason = reason;
     return p;
@@ -113,13 +114,13 @@ inline Comparison compare(const std::vector<float>& got, const std::vector<float
   return c;
 }
 
-#define EXPECT_CLOSE(got, ref, nmse_bound, max_rel_bound, what)                                  \
-  do {                                                                                           \
-    ASSERT_EQ((got).size(), (ref).size()) << (what);                                             \
-    const auto cmp_ = ::bb::cuda_bricks::test::compare((got), (ref));                            \
-    EXPECT_TRUE(cmp_.finite) << (what) << ": NaN/Inf in the output (poison not overwritten?)";   \
-    EXPECT_LE(cmp_.nmse, (nmse_bound)) << (what) << " (max_rel " << cmp_.max_rel << ")";        \
-    EXPECT_LE(cmp_.max_rel, (max_rel_bound)) << (what) << " (nmse " << cmp_.nmse << ")";        \
+#define EXPECT_CLOSE(got, ref, nmse_bound, max_rel_bound, what)                                \
+  do {                                                                                         \
+    ASSERT_EQ((got).size(), (ref).size()) << (what);                                           \
+    const auto cmp_ = ::bb::cuda_bricks::test::compare((got), (ref));                          \
+    EXPECT_TRUE(cmp_.finite) << (what) << ": NaN/Inf in the output (poison not overwritten?)"; \
+    EXPECT_LE(cmp_.nmse, (nmse_bound)) << (what) << " (max_rel " << cmp_.max_rel << ")";       \
+    EXPECT_LE(cmp_.max_rel, (max_rel_bound)) << (what) << " (nmse " << cmp_.nmse << ")";       \
   } while (0)
 
 class CudaVsRef : public ::testing::Test {
@@ -144,8 +145,9 @@ class CudaVsRef : public ::testing::Test {
   std::vector<std::vector<float>> run_plan(const Backend& b, int32_t op, const bb_model_dims* dims,
                                            const std::vector<std::vector<HostTensor>>& sets,
                                            const std::vector<HostTensor>& inputs,
-                                           const std::vector<std::vector<int64_t>>& out_shapes, int64_t iterations = 1,
-                                           int64_t begin = 0, int32_t* device_time_valid = nullptr) {
+                                           const std::vector<std::vector<int64_t>>& out_shapes,
+                                           int64_t iterations = 1, int64_t begin = 0,
+                                           int32_t* device_time_valid = nullptr) {
     std::vector<bb_tensor> w, in, out;
     for (const auto& set : sets)
       for (const auto& t : set) w.push_back(t.view());
@@ -225,7 +227,8 @@ inline std::vector<Shape> test_shapes() {
   std::vector<Shape> out;
   const char* only = std::getenv("CUDA_BRICKS_TEST_SHAPES");
   for (const Shape& s : kShapes)
-    if (only == nullptr || *only == 0 || std::string(only).find(s.name) != std::string::npos) out.push_back(s);
+    if (only == nullptr || *only == 0 || std::string(only).find(s.name) != std::string::npos)
+      out.push_back(s);
   return out;
 }
 
@@ -236,23 +239,34 @@ inline bb_model_dims dims_of(const Shape& s, int32_t n_ctx = 4096) {
 inline int64_t block_elements(int32_t type) {
   switch (type) {
     case BB_TYPE_Q4_K:
-    case BB_TYPE_Q6_K: return 256;
+    case BB_TYPE_Q6_K:
+      return 256;
     case BB_TYPE_F32:
-    case BB_TYPE_F16: return 1;
-    default: return 32;
+    case BB_TYPE_F16:
+      return 1;
+    default:
+      return 32;
   }
 }
 
 inline const char* type_label(int32_t t) {
   switch (t) {
-    case BB_TYPE_F32: return "F32";
-    case BB_TYPE_F16: return "F16";
-    case BB_TYPE_Q4_0: return "Q4_0";
-    case BB_TYPE_Q5_0: return "Q5_0";
-    case BB_TYPE_Q8_0: return "Q8_0";
-    case BB_TYPE_Q4_K: return "Q4_K";
-    case BB_TYPE_Q6_K: return "Q6_K";
-    default: return "?";
+    case BB_TYPE_F32:
+      return "F32";
+    case BB_TYPE_F16:
+      return "F16";
+    case BB_TYPE_Q4_0:
+      return "Q4_0";
+    case BB_TYPE_Q5_0:
+      return "Q5_0";
+    case BB_TYPE_Q8_0:
+      return "Q8_0";
+    case BB_TYPE_Q4_K:
+      return "Q4_K";
+    case BB_TYPE_Q6_K:
+      return "Q6_K";
+    default:
+      return "?";
   }
 }
 

@@ -101,7 +101,8 @@ TEST_F(CudaVsRef, RmsNorm) {
   for (const Shape& s : test_shapes()) {
     std::mt19937_64 rng(11);
     const bb_model_dims d = dims_of(s);
-    const std::vector<std::vector<HostTensor>> sets = {{norm_weight(rng, s.n_embd)}, {norm_weight(rng, s.n_embd)}};
+    const std::vector<std::vector<HostTensor>> sets = {{norm_weight(rng, s.n_embd)},
+                                                       {norm_weight(rng, s.n_embd)}};
     const std::vector<HostTensor> in = {f32_random(rng, {s.n_embd})};
     const auto got = run_plan(cuda_, BB_OP_RMS_NORM, &d, sets, in, {{s.n_embd}}, 2, 0);
     const auto ref = run_plan(ref_, BB_OP_RMS_NORM, &d, sets, in, {{s.n_embd}}, 2, 0);
@@ -112,7 +113,7 @@ TEST_F(CudaVsRef, RmsNorm) {
 
 std::vector<HostTensor> qkv_set(std::mt19937_64& rng, const Shape& s, int32_t tq, int32_t tk, int32_t tv) {
   const int64_t e = s.n_embd, h = int64_t{s.n_head} * s.head_dim, k = int64_t{s.n_head_kv} * s.head_dim;
-  return {weight_random(rng, tq, {h, e}), f32_random(rng, {h}, 0.1f), weight_random(rng, tk, {k, e}),
+  return {weight_random(rng, tq, {h, e}), f32_random(rng, {h}, 0.1f),     weight_random(rng, tk, {k, e}),
           f32_random(rng, {k}, 0.1f),     weight_random(rng, tv, {k, e}), f32_random(rng, {k}, 0.1f)};
 }
 
@@ -139,15 +140,16 @@ TEST_F(CudaVsRef, QkvEveryTypeAndShape) {
     const bb_model_dims d = dims_of(s);
     const bool k_ok = s.n_embd % 256 == 0;
     std::mt19937_64 rng(299);
-    const std::vector<std::vector<HostTensor>> sets = {
-        qkv_set(rng, s, k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0, k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0,
-                k_ok ? BB_TYPE_Q6_K : BB_TYPE_Q8_0)};
+    const std::vector<std::vector<HostTensor>> sets = {qkv_set(rng, s, k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0,
+                                                               k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0,
+                                                               k_ok ? BB_TYPE_Q6_K : BB_TYPE_Q8_0)};
     const std::vector<HostTensor> in = {f32_random(rng, {s.n_embd})};
     const int64_t h = int64_t{s.n_head} * s.head_dim, k = int64_t{s.n_head_kv} * s.head_dim;
     const auto got = run_plan(cuda_, BB_OP_QKV, &d, sets, in, {{h}, {k}, {k}});
     const auto ref = run_plan(ref_, BB_OP_QKV, &d, sets, in, {{h}, {k}, {k}});
     ASSERT_EQ(got.size(), 3u);
-    for (int i = 0; i < 3; ++i) EXPECT_CLOSE(got[i], ref[i], 5e-4, 5e-2, what(s, "qkv mixed " + std::to_string(i)));
+    for (int i = 0; i < 3; ++i)
+      EXPECT_CLOSE(got[i], ref[i], 5e-4, 5e-2, what(s, "qkv mixed " + std::to_string(i)));
   }
 }
 
@@ -161,7 +163,8 @@ TEST_F(CudaVsRef, Rope) {
       const auto got = run_plan(cuda_, BB_OP_ROPE, &d, {}, in, {{h}, {k}});
       const auto ref = run_plan(ref_, BB_OP_ROPE, &d, {}, in, {{h}, {k}});
       ASSERT_EQ(got.size(), 2u);
-      for (int i = 0; i < 2; ++i) EXPECT_CLOSE(got[i], ref[i], 1e-6, 1e-4, what(s, "rope pos " + std::to_string(pos)));
+      for (int i = 0; i < 2; ++i)
+        EXPECT_CLOSE(got[i], ref[i], 1e-6, 1e-4, what(s, "rope pos " + std::to_string(pos)));
     }
   }
 }
@@ -180,8 +183,9 @@ TEST_F(CudaVsRef, AttentionShortAndLongContexts) {
         const auto got = run_plan(cuda_, BB_OP_ATTENTION, &d, {}, in, {{h}});
         const auto ref = run_plan(ref_, BB_OP_ATTENTION, &d, {}, in, {{h}});
         ASSERT_FALSE(got.empty());
-        EXPECT_CLOSE(got[0], ref[0], 1e-5, 1e-3,
-                     what(s, "attention L " + std::to_string(L) + (kv_type == BB_TYPE_F16 ? " F16" : " F32")));
+        EXPECT_CLOSE(
+            got[0], ref[0], 1e-5, 1e-3,
+            what(s, "attention L " + std::to_string(L) + (kv_type == BB_TYPE_F16 ? " F16" : " F32")));
       }
     }
   }
@@ -200,14 +204,15 @@ TEST_F(CudaVsRef, OProjEveryTypeAndShape) {
       const auto got = run_plan(cuda_, BB_OP_O_PROJ, &d, sets, in, {{e}}, 1, 1);
       const auto ref = run_plan(ref_, BB_OP_O_PROJ, &d, sets, in, {{e}}, 1, 1);
       ASSERT_FALSE(got.empty());
-      EXPECT_CLOSE(got[0], ref[0], gemv_nmse(type), gemv_max_rel(type), what(s, std::string("o_proj ") + type_label(type)));
+      EXPECT_CLOSE(got[0], ref[0], gemv_nmse(type), gemv_max_rel(type),
+                   what(s, std::string("o_proj ") + type_label(type)));
     }
   }
 }
 
 std::vector<HostTensor> ffn_set(std::mt19937_64& rng, const Shape& s, int32_t t_gate_up, int32_t t_down) {
-  return {weight_random(rng, t_gate_up, {s.n_ff, s.n_embd}), weight_random(rng, t_gate_up, {s.n_ff, s.n_embd}),
-          weight_random(rng, t_down, {s.n_embd, s.n_ff})};
+  return {weight_random(rng, t_gate_up, {s.n_ff, s.n_embd}),
+          weight_random(rng, t_gate_up, {s.n_ff, s.n_embd}), weight_random(rng, t_down, {s.n_embd, s.n_ff})};
 }
 
 TEST_F(CudaVsRef, FfnEveryTypeAndShape) {
@@ -222,12 +227,14 @@ TEST_F(CudaVsRef, FfnEveryTypeAndShape) {
       const auto got = run_plan(cuda_, BB_OP_FFN, &d, sets, in, {{s.n_embd}});
       const auto ref = run_plan(ref_, BB_OP_FFN, &d, sets, in, {{s.n_embd}});
       ASSERT_FALSE(got.empty());
-      EXPECT_CLOSE(got[0], ref[0], gemv_nmse(type), gemv_max_rel(type), what(s, std::string("ffn ") + type_label(type)));
+      EXPECT_CLOSE(got[0], ref[0], gemv_nmse(type), gemv_max_rel(type),
+                   what(s, std::string("ffn ") + type_label(type)));
     }
     // The Q4_K_M mix (0.5B: gate/up Q5_0, down Q6_K).
     std::mt19937_64 rng(699);
     const bool k_ok = s.n_embd % 256 == 0;
-    const std::vector<std::vector<HostTensor>> sets = {ffn_set(rng, s, k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0, BB_TYPE_Q6_K)};
+    const std::vector<std::vector<HostTensor>> sets = {
+        ffn_set(rng, s, k_ok ? BB_TYPE_Q4_K : BB_TYPE_Q5_0, BB_TYPE_Q6_K)};
     const std::vector<HostTensor> in = {f32_random(rng, {s.n_embd})};
     const auto got = run_plan(cuda_, BB_OP_FFN, &d, sets, in, {{s.n_embd}});
     const auto ref = run_plan(ref_, BB_OP_FFN, &d, sets, in, {{s.n_embd}});
@@ -276,7 +283,8 @@ TEST_F(CudaVsRef, LayerMixesTypesAndContexts) {
                                                          layer_set(rng, s, c.type, c.mix)};
       const int64_t rows = c.pos + 3;  // C > pos + 1: rows past pos are never attended
       auto kh = random_floats(rng, rows * k), vh = random_floats(rng, rows * k);
-      const std::vector<HostTensor> in = {f32_random(rng, {e}), i32_tensor(c.pos), kv_tensor(kh, rows, k, c.kv_type),
+      const std::vector<HostTensor> in = {f32_random(rng, {e}), i32_tensor(c.pos),
+                                          kv_tensor(kh, rows, k, c.kv_type),
                                           kv_tensor(vh, rows, k, c.kv_type)};
       // Iterations 3 from set 0: set 0, 1, 0 (each rewrites row pos of the plan's own cache copy).
       const auto got = run_plan(cuda_, BB_OP_LAYER, &d, sets, in, {{e}}, 3, 0);

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "../scalar_ref/test_util.h"  // random_row, random_floats
 #include "quant_math.h"
 #include "repack.h"
-#include "../scalar_ref/test_util.h"  // random_row, random_floats
 
 namespace bb::cuda_bricks {
 namespace {
@@ -32,8 +32,8 @@ Packed pack(int32_t type, int64_t rows, int64_t cols, const std::vector<uint8_t>
   uint8_t* sc = aux + p.aux;
   uint8_t* d = sc + p.sc;
   repack(type, rows, cols, src.data(), q, aux, sc, d);
-  out.m = MatDesc{type, static_cast<int32_t>(rows), static_cast<int32_t>(cols), 0, q, aux, sc,
-                  reinterpret_cast<const uint16_t*>(d)};
+  out.m = MatDesc{type, static_cast<int32_t>(rows),          static_cast<int32_t>(cols), 0, q, aux,
+                  sc,   reinterpret_cast<const uint16_t*>(d)};
   return out;
 }
 
@@ -82,14 +82,29 @@ Q8 quantize(const std::vector<float>& x) {
 
 void unit_dot2(const MatDesc& m, int r0, int r1, int u, const Act& x, float& a0, float& a1) {
   switch (m.type) {
-    case kTypeQ4_K: unit_dot2_q4_k(m, r0, r1, u, x, a0, a1); return;
-    case kTypeQ6_K: unit_dot2_q6_k(m, r0, r1, u, x, a0, a1); return;
-    case kTypeQ8_0: unit_dot2_q8_0(m, r0, r1, u, x, a0, a1); return;
-    case kTypeQ5_0: unit_dot2_q5_0(m, r0, r1, u, x, a0, a1); return;
-    case kTypeQ4_0: unit_dot2_q4_0(m, r0, r1, u, x, a0, a1); return;
-    case kTypeF16: unit_dot2_f16(m, r0, r1, u, x, a0, a1); return;
-    case kTypeF32: unit_dot2_f32(m, r0, r1, u, x, a0, a1); return;
-    default: FAIL() << "type " << m.type;
+    case kTypeQ4_K:
+      unit_dot2_q4_k(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeQ6_K:
+      unit_dot2_q6_k(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeQ8_0:
+      unit_dot2_q8_0(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeQ5_0:
+      unit_dot2_q5_0(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeQ4_0:
+      unit_dot2_q4_0(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeF16:
+      unit_dot2_f16(m, r0, r1, u, x, a0, a1);
+      return;
+    case kTypeF32:
+      unit_dot2_f32(m, r0, r1, u, x, a0, a1);
+      return;
+    default:
+      FAIL() << "type " << m.type;
   }
 }
 
@@ -112,7 +127,8 @@ TEST_P(CudaBricksMath, RepackedElementsDequantizeExactlyAsScalarRef) {
     for (int64_t c = 0; c < cols; ++c) {
       const float got = dequant_element(p.m, r, static_cast<int>(c));
       ASSERT_EQ(std::memcmp(&got, &want[static_cast<size_t>(c)], 4), 0)
-          << type_name(type) << " row " << r << " col " << c << ": " << got << " vs " << want[static_cast<size_t>(c)];
+          << type_name(type) << " row " << r << " col " << c << ": " << got << " vs "
+          << want[static_cast<size_t>(c)];
     }
   }
 }
@@ -160,7 +176,8 @@ TEST_P(CudaBricksMath, UnitDotsSumToTheDotProductOfQuantizedActivations) {
 INSTANTIATE_TEST_SUITE_P(Types, CudaBricksMath,
                          ::testing::Values(TypeCase{kTypeQ4_K, 768}, TypeCase{kTypeQ6_K, 768},
                                            TypeCase{kTypeQ8_0, 96}, TypeCase{kTypeQ5_0, 96},
-                                           TypeCase{kTypeQ4_0, 96}, TypeCase{kTypeF16, 96}, TypeCase{kTypeF32, 96}),
+                                           TypeCase{kTypeQ4_0, 96}, TypeCase{kTypeF16, 96},
+                                           TypeCase{kTypeF32, 96}),
                          [](const auto& param_info) { return type_name(param_info.param.type); });
 
 TEST(CudaBricksMath, HalfConversionsRoundTripEveryHalf) {
@@ -188,7 +205,8 @@ TEST(RopeRowOrder, StoredPairsAreTheElementsOneRotationMixes) {
     const int64_t width = 3;  // bytes a row
     std::vector<uint8_t> plane(static_cast<size_t>(rows * width));
     for (int64_t r = 0; r < rows; ++r)
-      for (int64_t b = 0; b < width; ++b) plane[static_cast<size_t>(r * width + b)] = static_cast<uint8_t>(r * 7 + b);
+      for (int64_t b = 0; b < width; ++b)
+        plane[static_cast<size_t>(r * width + b)] = static_cast<uint8_t>(r * 7 + b);
     const std::vector<uint8_t> before = plane;
     to_rope_order(plane.data(), plane.size(), rows, hd);
     std::vector<int> seen(static_cast<size_t>(rows), 0);
@@ -250,7 +268,7 @@ TEST(RopeRowOrder, RowsThatAreNotWholeHeadsAreRefused) {
   std::vector<uint8_t> plane(100, 1);
   EXPECT_THROW(to_rope_order(plane.data(), plane.size(), 100, 64), std::invalid_argument);
   EXPECT_THROW(to_rope_order(plane.data(), 99, 64, 64), std::invalid_argument);  // 99 bytes over 64 rows
-  to_rope_order(plane.data(), plane.size(), 100, 0);                               // head_dim 0: untouched
+  to_rope_order(plane.data(), plane.size(), 100, 0);                             // head_dim 0: untouched
   EXPECT_EQ(plane, std::vector<uint8_t>(100, 1));
 }
 

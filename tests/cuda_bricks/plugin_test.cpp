@@ -3,7 +3,6 @@
 // `bench plugins` lists it as rejected with that reason.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <sys/wait.h>
 
 #include <cstdio>
@@ -11,8 +10,8 @@
 #include <set>
 #include <string>
 
-#include "cuda_harness.h"
 #include "../common/test_util.h"
+#include "cuda_harness.h"
 
 namespace bb::cuda_bricks::test {
 namespace {

@@ -34,8 +34,8 @@ Model make_model(uint64_t seed, int32_t type, int32_t type_v_down, const bb_mode
   std::mt19937_64 rng(seed);
   Model m;
   m.dims = dims;
-  const int64_t e = dims.n_embd, h = int64_t{dims.n_head} * dims.head_dim, k = int64_t{dims.n_head_kv} * dims.head_dim,
-                f = dims.n_ff, v = dims.n_vocab;
+  const int64_t e = dims.n_embd, h = int64_t{dims.n_head} * dims.head_dim,
+                k = int64_t{dims.n_head_kv} * dims.head_dim, f = dims.n_ff, v = dims.n_vocab;
   m.tensors.push_back(weight_random(rng, type, {v, e}, "token_embd.weight"));
   m.tensors.push_back(norm_weight(rng, e, "output_norm.weight"));
   if (!dims.tied_embeddings) m.tensors.push_back(weight_random(rng, type_v_down, {v, e}, "output.weight"));
@@ -109,8 +109,8 @@ class CudaSession : public CudaVsRef {
       ASSERT_EQ(take_error(b.api, b.api->session_write_kv(s, &a)).status, BB_OK);
     }
   }
-  std::vector<int32_t> generate(Backend& b, bb_session* s, const std::vector<int32_t>& prompt, int32_t pos_begin,
-                                int32_t n) {
+  std::vector<int32_t> generate(Backend& b, bb_session* s, const std::vector<int32_t>& prompt,
+                                int32_t pos_begin, int32_t n) {
     std::vector<int32_t> out(static_cast<size_t>(n), -1);
     bb_generate_args a{};
     a.struct_size = sizeof(a);
@@ -136,7 +136,8 @@ struct SessionCase {
 
 constexpr SessionCase kSessionCases[] = {
     {"q4_k_m-like, tied, 1.5B heads", BB_TYPE_Q4_K, BB_TYPE_Q6_K, true, BB_TYPE_F32, 512, 1024, 4, 2, 128},
-    {"q5_0/q8_0 (0.5B-like), untied, F16 KV", BB_TYPE_Q5_0, BB_TYPE_Q8_0, false, BB_TYPE_F16, 384, 768, 6, 2, 64},
+    {"q5_0/q8_0 (0.5B-like), untied, F16 KV", BB_TYPE_Q5_0, BB_TYPE_Q8_0, false, BB_TYPE_F16, 384, 768, 6, 2,
+     64},
     {"f32, untied", BB_TYPE_F32, BB_TYPE_F32, false, BB_TYPE_F32, 256, 512, 4, 2, 64},
     {"f16 / q4_0, 7B group of 7", BB_TYPE_F16, BB_TYPE_Q4_0, true, BB_TYPE_F32, 448, 512, 7, 1, 64},
 };
@@ -144,8 +145,8 @@ constexpr SessionCase kSessionCases[] = {
 TEST_F(CudaSession, DecodeLongContextAndGenerateMatchTheReference) {
   for (const SessionCase& c : kSessionCases) {
     SCOPED_TRACE(c.name);
-    bb_model_dims d = scalar_ref::test::make_dims(c.n_embd, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, 2, 1000, 700,
-                                                  c.tied);
+    bb_model_dims d = scalar_ref::test::make_dims(c.n_embd, c.n_ff, c.n_head, c.n_head_kv, c.head_dim, 2,
+                                                  1000, 700, c.tied);
     const Model m = make_model(17, c.type, c.type_v_down, d);
     bb_session* gs = create(cuda_, m, c.kv_type);
     bb_session* rs = create(ref_, m, c.kv_type);
@@ -184,9 +185,11 @@ TEST_F(CudaSession, DecodeLongContextAndGenerateMatchTheReference) {
     }
     // The device argmax and position advance equal decode + a host argmax, token by token.
     std::vector<float> logits;
-    for (int32_t i = 0; i < 3; ++i) logits = decode(cuda_, gs, d.n_vocab, prompt[static_cast<size_t>(i)], 10 + i);
+    for (int32_t i = 0; i < 3; ++i)
+      logits = decode(cuda_, gs, d.n_vocab, prompt[static_cast<size_t>(i)], 10 + i);
     for (size_t i = 0; i < got.size(); ++i) {
-      const int32_t best = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      const int32_t best =
+          static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
       EXPECT_EQ(got[i], best) << c.name << " token " << i;
       if (i + 1 < got.size()) logits = decode(cuda_, gs, d.n_vocab, got[i], 13 + static_cast<int32_t>(i));
     }
@@ -207,7 +210,8 @@ TEST_F(CudaSession, RejectsBadArguments) {
   a.pos = 16;  // == n_ctx_max
   EXPECT_EQ(take_error(cuda_.api, cuda_.api->session_decode(s, &a)).status, BB_INVALID_ARGUMENT);
   std::vector<float> logits(100);
-  EXPECT_EQ(take_error(cuda_.api, cuda_.api->session_read_logits(s, logits.data(), 100)).status, BB_INVALID_ARGUMENT)
+  EXPECT_EQ(take_error(cuda_.api, cuda_.api->session_read_logits(s, logits.data(), 100)).status,
+            BB_INVALID_ARGUMENT)
       << "no decode yet";
   Model bad = m;
   std::mt19937_64 rng(1);

@@ -182,7 +182,7 @@ TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
   ASSERT_EQ(aa_pairs, wanted_pairs) << "every A/A pair warned of a machine-wide change\n" << log;
   EXPECT_EQ(aa_cells, wanted_pairs * 2 * 7) << log;  // 2 backends x 7 brick cells (not the ceiling probe)
   EXPECT_LE(aa_flagged, 2) << log;                   // <= 7%; measured 2-3% over hundreds of comparisons
-  if (replaced > 0) std::cout << log;  // the left-out pairs, for whoever reads the CI log
+  if (replaced > 0) std::cout << log;                // the left-out pairs, for whoever reads the CI log
 }
 
 }  // namespace

@@ -175,7 +175,8 @@ TEST(GgufReader, FromMemoryMatchesOpenAndNamesItsBuffer) {
     const auto &x = a->tensors()[i], &y = b->tensors()[i];
     EXPECT_EQ(x.name, y.name);
     EXPECT_EQ(x.nbytes, y.nbytes);
-    ASSERT_TRUE(y.data >= bytes.data() && y.data + y.nbytes <= bytes.data() + bytes.size()) << x.name;  // in place
+    ASSERT_TRUE(y.data >= bytes.data() && y.data + y.nbytes <= bytes.data() + bytes.size())
+        << x.name;  // in place
     EXPECT_EQ(std::memcmp(x.data, y.data, x.nbytes), 0) << x.name;
   }
   try {

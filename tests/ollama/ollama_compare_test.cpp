@@ -41,26 +41,30 @@ TEST(OllamaCompare, SyntheticHalfBOnTheStandinBesideOurCpuBackends) {
   const std::string store = dir.path() + "/models";
   fs::create_directories(store + "/blobs");
   fs::create_symlink(file, store + "/blobs/sha256-" + hex);
-  write(store + "/manifests/registry.ollama.ai/library/qwen2.5-coder-synth/0.5b",
-        R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + hex +
-            R"(","size":)" + std::to_string(fs::file_size(file)) + "}]}");
+  write(
+      store + "/manifests/registry.ollama.ai/library/qwen2.5-coder-synth/0.5b",
+      R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
+          hex + R"(","size":)" + std::to_string(fs::file_size(file)) + "}]}");
   test::Standin standin({"--models-dir", store, "--threads", "1"}, dir.path());
   test::ScopedEnv models("OLLAMA_MODELS", store);
 
   const std::string cfg = dir.path() + "/compare.yaml";
   const std::string out = dir.path() + "/result.json";
-  write(cfg, "name: ollama-compare-0.5b\n"
-             "model: {ollama: \"qwen2.5-coder-synth:0.5b\"}\n"
-             "backends: [scalar_ref, avx_bricks, ollama_client]\n"
-             "threads: 1\n"
-             "protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 3, max_samples: 3, cv_target: 0.5,"
-             " max_seconds_per_cell: 60}\n"
-             "backend_caps:\n"
-             "  scalar_ref: {min_samples: 2, max_samples: 2, max_seconds_per_cell: 30, reference_only: true}\n"
-             "  ollama_client: {min_samples: 2, max_samples: 3}\n"
-             "backend_options:\n"
-             "  ollama_client: {host: \"" + standin.url() + "\", num_thread: 1}\n"
-             "bricks: [{brick: generate, tokens: 8}]\n");
+  write(cfg,
+        "name: ollama-compare-0.5b\n"
+        "model: {ollama: \"qwen2.5-coder-synth:0.5b\"}\n"
+        "backends: [scalar_ref, avx_bricks, ollama_client]\n"
+        "threads: 1\n"
+        "protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 3, max_samples: 3, cv_target: 0.5,"
+        " max_seconds_per_cell: 60}\n"
+        "backend_caps:\n"
+        "  scalar_ref: {min_samples: 2, max_samples: 2, max_seconds_per_cell: 30, reference_only: true}\n"
+        "  ollama_client: {min_samples: 2, max_samples: 3}\n"
+        "backend_options:\n"
+        "  ollama_client: {host: \"" +
+            standin.url() +
+            "\", num_thread: 1}\n"
+            "bricks: [{brick: generate, tokens: 8}]\n");
   auto r = test::run_bench("run " + cfg + " --bandwidth-mib 16 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.err << standin.log();
   std::cout << r.out;
@@ -94,8 +98,8 @@ TEST(OllamaCompare, SyntheticHalfBOnTheStandinBesideOurCpuBackends) {
   EXPECT_GT(*pc.prefill_tok_s, 0);
   bool have_scalar = false;
   for (const auto& v : pc.versus) {
-    std::cout << "versus: " << v.backend << " " << v.tok_s.value_or(-1) << " tok/s, ratio " << v.ratio.value_or(-1)
-              << "\n";
+    std::cout << "versus: " << v.backend << " " << v.tok_s.value_or(-1) << " tok/s, ratio "
+              << v.ratio.value_or(-1) << "\n";
     if (v.backend == "scalar_ref") {
       have_scalar = true;
       EXPECT_GT(v.tok_s.value_or(0), 0);

@@ -43,17 +43,19 @@ const report::Cell* find_cell(const report::RunResult& r, const std::string& id,
 
 // A fake Ollama store holding `tag` (name:tag) whose blob is `file` (a symbolic link, as the digest
 // names it); returns the digest's hex.
-std::string make_store(const std::string& dir, const std::string& name, const std::string& tag, const std::string& file) {
+std::string make_store(const std::string& dir, const std::string& name, const std::string& tag,
+                       const std::string& file) {
   const std::string hex = run::sha256_file(file);
   fs::create_directories(dir + "/blobs");
   fs::create_symlink(file, dir + "/blobs/sha256-" + hex);
   write(dir + "/manifests/registry.ollama.ai/library/" + name + "/" + tag,
         R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
         R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"sha256:)" +
-            std::string(64, '0') + R"(","size":2},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
+            std::string(64, '0') +
+            R"(","size":2},"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
             hex + R"(","size":)" + std::to_string(fs::file_size(file)) +
-            R"(},{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:)" + std::string(64, '1') +
-            R"(","size":10}]})");
+            R"(},{"mediaType":"application/vnd.ollama.image.template","digest":"sha256:)" +
+            std::string(64, '1') + R"(","size":10}]})");
   return hex;
 }
 
@@ -125,15 +127,22 @@ class BenchOllama : public ::testing::Test {
   // short generate, a short protocol.
   std::string config(const std::string& url, const std::string& extra_options = "") {
     const std::string cfg = dir_.path() + "/ollama.yaml";
-    write(cfg, "name: ollama-failure\nmodel: {gguf: " + kTiny + ", ollama: tiny}\n"
-               "backends: [scalar_ref, ollama_client]\nthreads: 1\n"
-               "protocol: {warmup_ms: 5, warmup_min_iterations: 1, min_samples: 3, max_samples: 6, cv_target: 0.5,"
-               " max_seconds_per_cell: 2}\n"
-               // Not graded: --ci then judges the peer alone, however busy the machine is.
-               "backend_caps: {scalar_ref: {reference_only: true}, ollama_client: {reference_only: true}}\n"
-               "backend_options:\n  ollama_client: {host: \"" + url + "\", connect_timeout_s: 2, first_byte_timeout_s: 5,"
-               " stall_timeout_s: 1" + extra_options + "}\n"
-               "bricks: [rms_norm, {brick: generate, tokens: 6}]\n");
+    write(cfg,
+          "name: ollama-failure\nmodel: {gguf: " + kTiny +
+              ", ollama: tiny}\n"
+              "backends: [scalar_ref, ollama_client]\nthreads: 1\n"
+              "protocol: {warmup_ms: 5, warmup_min_iterations: 1, min_samples: 3, max_samples: 6, cv_target: "
+              "0.5,"
+              " max_seconds_per_cell: 2}\n"
+              // Not graded: --ci then judges the peer alone, however busy the machine is.
+              "backend_caps: {scalar_ref: {reference_only: true}, ollama_client: {reference_only: true}}\n"
+              "backend_options:\n  ollama_client: {host: \"" +
+              url +
+              "\", connect_timeout_s: 2, first_byte_timeout_s: 5,"
+              " stall_timeout_s: 1" +
+              extra_options +
+              "}\n"
+              "bricks: [rms_norm, {brick: generate, tokens: 6}]\n");
     return cfg;
   }
 
@@ -198,7 +207,8 @@ TEST_F(BenchOllama, ModelNotFoundSaysHowToPullIt) {
 
 TEST_F(BenchOllama, ServerErrorIsReportedWithItsStatusAndMessage) {
   test::Standin s({"--model", "tiny=" + kTiny, "--fail", "500"}, dir_.path());
-  expect_peer_cell_failed(run(config(s.url())), "HTTP 500 from " + s.url() + ": llama runner process has terminated");
+  expect_peer_cell_failed(run(config(s.url())),
+                          "HTTP 500 from " + s.url() + ": llama runner process has terminated");
 }
 
 TEST_F(BenchOllama, ErrorLineMidStreamIsReported) {
@@ -225,7 +235,8 @@ TEST_F(BenchOllama, NoResponseWithinTheFirstByteTimeoutIsReported) {
 
 TEST_F(BenchOllama, MalformedJsonIsReportedWithTheLine) {
   test::Standin s({"--model", "tiny=" + kTiny, "--fail", "malformed"}, dir_.path());
-  expect_peer_cell_failed(run(config(s.url())), "malformed response after 2 tokens: line 3 of the stream is not a JSON object");
+  expect_peer_cell_failed(run(config(s.url())),
+                          "malformed response after 2 tokens: line 3 of the stream is not a JSON object");
 }
 
 TEST_F(BenchOllama, AbsentFieldsAreUnknownNeverZero) {
@@ -266,11 +277,15 @@ TEST_F(BenchOllama, AnOllamaTagRunsEveryBackendOnOllamasOwnBlob) {
   test::Standin s({"--models-dir", store}, dir_.path());
   test::ScopedEnv models("OLLAMA_MODELS", store);
   const std::string cfg = dir_.path() + "/same.yaml";
-  write(cfg, "name: same-weights\nmodel: {ollama: \"tiny:q4\"}\nbackends: [scalar_ref, ollama_client]\nthreads: 1\n"
-             "protocol: {warmup_ms: 5, warmup_min_iterations: 1, min_samples: 3, max_samples: 6, cv_target: 0.5,"
-             " max_seconds_per_cell: 2}\n"
-             "backend_options: {ollama_client: {host: \"" + s.url() + "\"}}\n"
-             "bricks: [{brick: generate, tokens: 6}]\n");
+  write(
+      cfg,
+      "name: same-weights\nmodel: {ollama: \"tiny:q4\"}\nbackends: [scalar_ref, ollama_client]\nthreads: 1\n"
+      "protocol: {warmup_ms: 5, warmup_min_iterations: 1, min_samples: 3, max_samples: 6, cv_target: 0.5,"
+      " max_seconds_per_cell: 2}\n"
+      "backend_options: {ollama_client: {host: \"" +
+          s.url() +
+          "\"}}\n"
+          "bricks: [{brick: generate, tokens: 6}]\n");
   auto r = run(cfg);
   ASSERT_EQ(r.exit_code, 0) << r.err << s.log();
   auto result = report::read_result_json(out_);
@@ -288,7 +303,8 @@ TEST_F(BenchOllama, AnOllamaTagRunsEveryBackendOnOllamasOwnBlob) {
   write(cfg, "name: missing\nmodel: {ollama: \"tiny:absent\"}\nbricks: [rms_norm]\n");
   auto missing = run(cfg);
   EXPECT_EQ(missing.exit_code, 2);
-  EXPECT_THAT(missing.err, HasSubstr("model.ollama: Ollama model tiny:absent is not in the models directory " + store));
+  EXPECT_THAT(missing.err,
+              HasSubstr("model.ollama: Ollama model tiny:absent is not in the models directory " + store));
   EXPECT_THAT(missing.err, HasSubstr("run `ollama pull tiny:absent`"));
 }
 

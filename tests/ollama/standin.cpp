@@ -32,7 +32,8 @@ bool runs(const std::string& cmd) { return std::system((cmd + " >/dev/null 2>&1"
 
 std::optional<std::string> standin_unavailable() {
   if (kNode.empty() || !runs("'" + kNode + "' --version"))
-    return "node (Node.js >= 20) is not installed, so the Ollama stand-in server cannot run; install nodejs and "
+    return "node (Node.js >= 20) is not installed, so the Ollama stand-in server cannot run; install nodejs "
+           "and "
            "npm (scripts/install-deps.sh) to run these tests";
   const fs::path marker = fs::path(kStandinDir) / "node_modules" / "node-llama-cpp" / "package.json";
   if (fs::exists(marker)) return std::nullopt;
@@ -45,9 +46,11 @@ std::optional<std::string> standin_unavailable() {
     if (kNpm.empty()) {
       why = "npm is not installed, and tests/ollama_standin/node_modules is missing (run `npm ci` there)";
     } else {
-      const std::string cmd = "cd '" + kStandinDir + "' && '" + kNpm + "' ci --ignore-scripts --no-audit --no-fund";
+      const std::string cmd =
+          "cd '" + kStandinDir + "' && '" + kNpm + "' ci --ignore-scripts --no-audit --no-fund";
       if (std::system((cmd + " >&2").c_str()) != 0 || !fs::exists(marker))
-        throw std::runtime_error("`npm ci` in " + kStandinDir + " failed (see above): the stand-in's dependencies "
+        throw std::runtime_error("`npm ci` in " + kStandinDir +
+                                 " failed (see above): the stand-in's dependencies "
                                  "(node-llama-cpp, from package-lock.json) could not be installed");
     }
   }
@@ -60,7 +63,9 @@ std::optional<std::string> standin_unavailable() {
 
 Standin::Standin(const std::vector<std::string>& args, const std::string& log_dir) {
   static int counter = 0;
-  log_path_ = (fs::path(log_dir) / ("standin-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".log")).string();
+  log_path_ =
+      (fs::path(log_dir) / ("standin-" + std::to_string(getpid()) + "-" + std::to_string(counter++) + ".log"))
+          .string();
   int out[2];
   if (pipe(out) != 0) throw std::runtime_error("pipe failed");
   pid_ = fork();

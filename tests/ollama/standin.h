@@ -23,7 +23,7 @@ class Standin {
   Standin(const Standin&) = delete;
   Standin& operator=(const Standin&) = delete;
   const std::string& url() const { return url_; }  // "http://127.0.0.1:PORT"
-  std::string log() const;                          // its stderr so far
+  std::string log() const;                         // its stderr so far
 
  private:
   pid_t pid_ = -1;

@@ -137,7 +137,8 @@ bb_error* session_get_metrics(bb_session*, const bb_kv** kvs, size_t* n) {
 
 extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* host) {
   const char* load_mode = std::getenv("BB_FAULTY_MODE");
-  if (load_mode && std::strcmp(load_mode, "crash_entry") == 0) *reinterpret_cast<volatile int*>(bad_address) = 1;
+  if (load_mode && std::strcmp(load_mode, "crash_entry") == 0)
+    *reinterpret_cast<volatile int*>(bad_address) = 1;
   if (!inner) {
     const char* path = std::getenv("BB_FAULTY_INNER");
     if (!path) return nullptr;

@@ -45,11 +45,12 @@ class IsolatedRun : public ::testing::Test {
   // scalar_ref and faulty on the tiny oracle model, three bricks, a short protocol.
   test::CommandResult run_faulty(const std::string& mode, const std::string& extra = "") {
     const std::string cfg = dir_.path() + "/tiny.yaml";
-    std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
-                       << "backends: [scalar_ref, faulty]\n"
-                       << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
-                          " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
-                       << "bricks:\n  - rms_norm\n  - qkv\n  - rope\n";
+    std::ofstream(cfg)
+        << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
+        << "backends: [scalar_ref, faulty]\n"
+        << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
+           " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+        << "bricks:\n  - rms_norm\n  - qkv\n  - rope\n";
     test::ScopedEnv m("BB_FAULTY_MODE", mode);
     return test::run_bench("run " + cfg + " --isolate --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
                            " --out " + out_ + " " + extra);
@@ -67,7 +68,9 @@ class IsolatedRun : public ::testing::Test {
       const report::Cell* c = find_cell(result, id, "scalar_ref");
       EXPECT_NE(c, nullptr) << id;
       if (!c) continue;
-      EXPECT_THAT(std::string(report::cell_status_name(c->status)), AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW")) << id;
+      EXPECT_THAT(std::string(report::cell_status_name(c->status)),
+                  AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW"))
+          << id;
       EXPECT_FALSE(c->samples.empty()) << id;
     }
     return result;
@@ -107,7 +110,8 @@ constexpr const char* kSegvHow = "SIGSEGV";
 // Not --ci: whether every cell converges depends on how busy the machine is (run_test's smoke test
 // checks that); this one checks that everything runs and is recorded through the plugin hosts.
 TEST_F(IsolatedRun, SmokeConfigRunsWithEveryPluginInItsOwnProcess) {
-  auto r = test::run_bench("run " + kConfigs + "/smoke.yaml --isolate --quiet --bandwidth-mib 16 --out " + out_);
+  auto r =
+      test::run_bench("run " + kConfigs + "/smoke.yaml --isolate --quiet --bandwidth-mib 16 --out " + out_);
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   auto errors = report::validate_result_json(slurp(out_), report::default_result_schema_path());
   EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
@@ -123,7 +127,9 @@ TEST_F(IsolatedRun, SmokeConfigRunsWithEveryPluginInItsOwnProcess) {
   for (const char* id : {"rms_norm", "gemv.Q4_K", "decode@64", "generate8@512"}) {
     const report::Cell* c = find_cell(result, id, "scalar_ref");
     ASSERT_NE(c, nullptr) << id;
-    EXPECT_THAT(std::string(report::cell_status_name(c->status)), AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW")) << id;
+    EXPECT_THAT(std::string(report::cell_status_name(c->status)),
+                AnyOf("CONVERGED", "UNSTABLE", "CAPPED_SLOW"))
+        << id;
     EXPECT_GT(c->stats.median, 0) << id;
     EXPECT_TRUE(c->equivalence.note.empty() || c->status != report::CellStatus::Failed) << id;
   }

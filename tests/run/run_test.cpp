@@ -1,11 +1,11 @@
 // `bench run` as users and CI run it: the real executable on the smoke config and on small configs
 // written by the tests, with a deliberately faulty backend (faulty_plugin.cpp) beside scalar_ref.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,7 +53,8 @@ class BenchRun : public ::testing::Test {
 std::string tiny_config(const std::string& bricks, const std::string& extra = "") {
   return "name: tiny\nmodel: {gguf: " + kOracle + "tiny-b-q4_k_m.gguf}\n" +
          "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 8, max_samples: 40, cv_target: 0.2,"
-         " max_seconds_per_cell: 0.5}\n" + extra + "bricks:\n" + bricks;
+         " max_seconds_per_cell: 0.5}\n" +
+         extra + "bricks:\n" + bricks;
 }
 
 TEST_F(BenchRun, SmokeConfigPassesCiAndWritesAResultThatValidates) {
@@ -68,12 +69,13 @@ TEST_F(BenchRun, SmokeConfigPassesCiAndWritesAResultThatValidates) {
   EXPECT_EQ(result.experiment_name, "smoke");
   EXPECT_FALSE(result.model.sha256.empty());
   ASSERT_FALSE(result.plugins.empty());
-  EXPECT_TRUE(std::any_of(result.plugins.begin(), result.plugins.end(),
-                          [](const report::PluginRecord& p) { return p.name == "scalar_ref" && !p.sha256.empty(); }));
+  EXPECT_TRUE(std::any_of(result.plugins.begin(), result.plugins.end(), [](const report::PluginRecord& p) {
+    return p.name == "scalar_ref" && !p.sha256.empty();
+  }));
   // Every brick of DESIGN.md §3 has a measured cell on the reference.
-  for (const char* id : {"bandwidth", "rms_norm", "qkv", "rope", "attention@64", "attention@512", "o_proj", "ffn",
-                         "layer@64", "layer@512", "decode@64", "decode@512", "generate8@512", "gemv.Q4_K",
-                         "gemv.Q5_0", "gemv.Q6_K", "gemv.Q8_0"}) {
+  for (const char* id : {"bandwidth", "rms_norm", "qkv", "rope", "attention@64", "attention@512", "o_proj",
+                         "ffn", "layer@64", "layer@512", "decode@64", "decode@512", "generate8@512",
+                         "gemv.Q4_K", "gemv.Q5_0", "gemv.Q6_K", "gemv.Q8_0"}) {
     const report::Cell* c = find_cell(result, id, "scalar_ref");
     ASSERT_NE(c, nullptr) << id;
     EXPECT_GE(c->samples.size(), 2u) << id;
@@ -94,7 +96,8 @@ TEST_F(BenchRun, WrongNumbersFromOneBrickAreCaughtByEquivalence) {
   const std::string cfg = dir_.path() + "/wrong.yaml";
   write(cfg, tiny_config("  - rms_norm\n  - qkv\n"));
   test::ScopedEnv mode("BB_FAULTY_MODE", std::string("wrong:rms_norm"));
-  auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir + " --out " + out_);
+  auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                           " --out " + out_);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("rms_norm on faulty: equivalence failed"));
   auto result = report::read_result_json(out_);
@@ -176,15 +179,18 @@ TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {
   // minimum: robust to load spikes during the probe): a backend doing the work twice cannot meet it.
   const std::string probe = dir_.path() + "/probe.yaml";
   write(probe, tiny_config("  - qkv\n"));
-  auto p = test::run_bench("run " + probe + " --quiet --bandwidth-mib 8 --out " + dir_.path() + "/probe.json");
+  auto p =
+      test::run_bench("run " + probe + " --quiet --bandwidth-mib 8 --out " + dir_.path() + "/probe.json");
   ASSERT_EQ(p.exit_code, 0) << p.err;
-  const double fastest_us = find_cell(report::read_result_json(dir_.path() + "/probe.json"), "qkv", "scalar_ref")->stats.min * 1e6;
+  const double fastest_us =
+      find_cell(report::read_result_json(dir_.path() + "/probe.json"), "qkv", "scalar_ref")->stats.min * 1e6;
 
   const std::string cfg = dir_.path() + "/slow.yaml";
   write(cfg, tiny_config("  - {brick: qkv, budget_us: " + std::to_string(1.3 * fastest_us) + "}\n",
                          "backend_caps: {scalar_ref: {reference_only: true}}\n"));
   test::ScopedEnv mode("BB_FAULTY_MODE", std::string("slow:qkv"));
-  auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir + " --out " + out_);
+  auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                           " --out " + out_);
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_THAT(r.err, HasSubstr("qkv on faulty: over budget"));
   auto result = report::read_result_json(out_);
@@ -199,11 +205,12 @@ TEST_F(BenchRun, SigintLeavesAValidResultWithTheFinishedCells) {
   const std::string cfg = dir_.path() + "/long.yaml";
   // Unreachable CV target and sequential order: cells finish one by one, each at its 1.5 s cap, so the
   // run would last ~20 s; it is interrupted after the second.
-  write(cfg, "name: long\nmodel: {gguf: " + kOracle + "tiny-b-q4_k_m.gguf}\n"
-             "protocol: {warmup_ms: 5, min_samples: 5, max_samples: 100000, cv_target: 0.000001,"
-             " max_seconds_per_cell: 1.5, order: sequential}\n"
-             "bricks: [rms_norm, qkv, rope, o_proj, ffn, {brick: attention, context: [64, 128, 256]},"
-             " {brick: gemv, type: all}, {brick: layer, context: [64, 128]}]\n");
+  write(cfg, "name: long\nmodel: {gguf: " + kOracle +
+                 "tiny-b-q4_k_m.gguf}\n"
+                 "protocol: {warmup_ms: 5, min_samples: 5, max_samples: 100000, cv_target: 0.000001,"
+                 " max_seconds_per_cell: 1.5, order: sequential}\n"
+                 "bricks: [rms_norm, qkv, rope, o_proj, ffn, {brick: attention, context: [64, 128, 256]},"
+                 " {brick: gemv, type: all}, {brick: layer, context: [64, 128]}]\n");
   pid_t pid = fork();
   ASSERT_GE(pid, 0);
   if (pid == 0) {

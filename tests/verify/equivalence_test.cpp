@@ -1,10 +1,10 @@
 // Top-1 with ties (verify::tie_margin / top1_acceptable), values worked out by hand.
+#include "verify/equivalence.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <vector>
-
-#include "verify/equivalence.h"
 
 namespace {
 
@@ -23,11 +23,11 @@ TEST(TopOneWithTies, MarginIsThreeSigmaOfTheDifferenceAtTheNmseBound) {
 TEST(TopOneWithTies, AcceptsTheArgmaxAndNearTiesOnly) {
   const std::vector<float> row = {1.0f, 5.0f, 4.9f, 4.0f, NAN};
   EXPECT_TRUE(top1_acceptable(row, 1, 0.0));
-  EXPECT_FALSE(top1_acceptable(row, 2, 0.0));   // strict: only the argmax
-  EXPECT_TRUE(top1_acceptable(row, 2, 0.15));   // 0.1 below the max, inside the margin
-  EXPECT_FALSE(top1_acceptable(row, 3, 0.15));  // 1.0 below: a real disagreement
-  EXPECT_FALSE(top1_acceptable(row, 4, 10.0));  // a NaN logit is never acceptable
-  EXPECT_FALSE(top1_acceptable(row, -1, 10.0)); // out of range tokens are not
+  EXPECT_FALSE(top1_acceptable(row, 2, 0.0));    // strict: only the argmax
+  EXPECT_TRUE(top1_acceptable(row, 2, 0.15));    // 0.1 below the max, inside the margin
+  EXPECT_FALSE(top1_acceptable(row, 3, 0.15));   // 1.0 below: a real disagreement
+  EXPECT_FALSE(top1_acceptable(row, 4, 10.0));   // a NaN logit is never acceptable
+  EXPECT_FALSE(top1_acceptable(row, -1, 10.0));  // out of range tokens are not
   EXPECT_FALSE(top1_acceptable(row, 5, 10.0));
 }
 

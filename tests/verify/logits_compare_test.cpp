@@ -1,11 +1,11 @@
+#include "verify/logits_compare.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
-
-#include "verify/logits_compare.h"
 
 namespace {
 
@@ -53,7 +53,8 @@ TEST(LogitsJson, RoundTripsExactlyAndReadsTheOracle) {
   r.prompt_logits = {{0.1f, -2.5e-8f, 3e7f}, {1.0f / 3, 2, 3}};
   r.greedy = {2};
   r.greedy_logits = {{-1, -2, -3.14159274f}};
-  auto path = (std::filesystem::temp_directory_path() / ("bb_logits_" + std::to_string(::getpid()) + ".json")).string();
+  auto path = (std::filesystem::temp_directory_path() / ("bb_logits_" + std::to_string(::getpid()) + ".json"))
+                  .string();
   bb::verify::write_logits_json(r, path);
   auto back = bb::verify::read_logits_json(path);
   EXPECT_EQ(back.prompt, r.prompt);
@@ -63,7 +64,8 @@ TEST(LogitsJson, RoundTripsExactlyAndReadsTheOracle) {
   EXPECT_EQ(back.fed_tokens(), (std::vector<int32_t>{1, 2}));
   std::filesystem::remove(path);
 
-  auto oracle = bb::verify::read_logits_json(std::string(BRICKBENCH_TEST_DATA_DIR) + "/oracle/tiny-a-f32.logits.json");
+  auto oracle =
+      bb::verify::read_logits_json(std::string(BRICKBENCH_TEST_DATA_DIR) + "/oracle/tiny-a-f32.logits.json");
   EXPECT_EQ(oracle.n_vocab, 512);
   EXPECT_EQ(oracle.prompt.size(), 12u);
   EXPECT_EQ(oracle.fed_tokens().size(), 23u);
@@ -71,8 +73,10 @@ TEST(LogitsJson, RoundTripsExactlyAndReadsTheOracle) {
 }
 
 TEST(LogitsJson, MalformedFilesNameTheFileAndTheField) {
-  auto path = (std::filesystem::temp_directory_path() / ("bb_bad_" + std::to_string(::getpid()) + ".json")).string();
-  std::ofstream(path) << R"({"n_vocab": 2, "prompt": [1], "prompt_logits": [[1]], "greedy": [], "greedy_logits": []})";
+  auto path =
+      (std::filesystem::temp_directory_path() / ("bb_bad_" + std::to_string(::getpid()) + ".json")).string();
+  std::ofstream(path)
+      << R"({"n_vocab": 2, "prompt": [1], "prompt_logits": [[1]], "greedy": [], "greedy_logits": []})";
   try {
     bb::verify::read_logits_json(path);
     FAIL() << "a row of the wrong width was accepted";

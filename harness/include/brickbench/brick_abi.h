@@ -45,8 +45,8 @@
  * during that call: copy what you need. Output buffers passed to read calls are valid only during
  * the call.
  *
- * Timing: the host times plan_run / session_decode / session_generate with a monotonic clock. Uploads, repacking
- * (plan_create), input writes and output read-back are outside that region by construction. A
+ * Timing: the host times plan_run / session_decode / session_generate with a monotonic clock. Uploads,
+ * repacking (plan_create), input writes and output read-back are outside that region by construction. A
  * backend whose work is asynchronous must finish its work before returning from a run call, and
  * may also report device time (e.g. CUDA events) for the same call.
  */
@@ -84,10 +84,10 @@ typedef enum bb_status {
   BB_INVALID_ARGUMENT = 1, /* the host passed something the ABI forbids */
   BB_UNSUPPORTED = 2,      /* op, type or shape the backend lacks: the host skips the cell */
   BB_OUT_OF_MEMORY = 3,
-  BB_DEVICE_ERROR = 4,     /* driver/runtime failure */
+  BB_DEVICE_ERROR = 4, /* driver/runtime failure */
   BB_VERSION_MISMATCH = 5,
-  BB_INTERNAL = 6,         /* a bug or an exception caught at the boundary */
-  BB_CANCELLED = 7         /* the host's cancel flag was seen */
+  BB_INTERNAL = 6, /* a bug or an exception caught at the boundary */
+  BB_CANCELLED = 7 /* the host's cancel flag was seen */
 } bb_status;
 
 /* Opaque; made by the plugin, destroyed by the plugin's error_destroy. */
@@ -121,9 +121,9 @@ typedef enum bb_type {
 } bb_type;
 
 typedef enum bb_device_type { /* values of DLPack's DLDeviceType */
-  BB_DEVICE_CPU = 1,
-  BB_DEVICE_CUDA = 2,
-  BB_DEVICE_CUDA_HOST = 3
+                              BB_DEVICE_CPU = 1,
+                              BB_DEVICE_CUDA = 2,
+                              BB_DEVICE_CUDA_HOST = 3
 } bb_device_type;
 
 #define BB_MAX_DIMS 4
@@ -136,15 +136,15 @@ typedef enum bb_device_type { /* values of DLPack's DLDeviceType */
  */
 typedef struct bb_tensor {
   size_t struct_size;
-  void* data;                   /* may be NULL in descriptors that only state shape and type */
-  int32_t device_type;          /* bb_device_type */
+  void* data;          /* may be NULL in descriptors that only state shape and type */
+  int32_t device_type; /* bb_device_type */
   int32_t device_id;
-  int32_t ndim;                 /* 1..BB_MAX_DIMS */
-  int32_t type;                 /* bb_type */
+  int32_t ndim; /* 1..BB_MAX_DIMS */
+  int32_t type; /* bb_type */
   int64_t shape[BB_MAX_DIMS];
   int64_t strides[BB_MAX_DIMS]; /* elements; all zero = compact */
   uint64_t nbytes;
-  const char* name;             /* GGUF name or role ("blk.3.attn_q.weight", "x"); may be NULL */
+  const char* name; /* GGUF name or role ("blk.3.attn_q.weight", "x"); may be NULL */
 } bb_tensor;
 
 typedef struct bb_kv { /* a key-value pair of static lifetime (until unload) */
@@ -203,7 +203,8 @@ typedef enum bb_op {
 } bb_op;
 
 /* Capability flags */
-#define BB_CAP_ACT_Q8 (1u << 0)      /* activations are quantized to 8 bits for dot products: the
+#define BB_CAP_ACT_Q8                                                                             \
+  (1u << 0)                          /* activations are quantized to 8 bits for dot products: the \
                                         host applies the looser tolerance class */
 #define BB_CAP_DEVICE_TIME (1u << 1) /* run calls report device time */
 #define BB_CAP_KV_F16 (1u << 2)      /* accepts F16 KV caches */
@@ -225,7 +226,7 @@ typedef struct bb_model_dims {
   int32_t head_dim;
   int32_t n_layer;
   int32_t n_vocab;
-  int32_t n_ctx_max;       /* the most positions a session or LAYER cache will hold */
+  int32_t n_ctx_max; /* the most positions a session or LAYER cache will hold */
   double rms_eps;
   double rope_theta;
   int32_t tied_embeddings; /* 1: the LM head is token_embd.weight */
@@ -235,17 +236,22 @@ typedef struct bb_model_dims {
 /* ------------------------------------------------------------------------------------------- */
 /* Host services                                                                                 */
 /* ------------------------------------------------------------------------------------------- */
-typedef enum bb_log_level { BB_LOG_DEBUG = 0, BB_LOG_INFO = 1, BB_LOG_WARN = 2, BB_LOG_ERROR = 3 } bb_log_level;
+typedef enum bb_log_level {
+  BB_LOG_DEBUG = 0,
+  BB_LOG_INFO = 1,
+  BB_LOG_WARN = 2,
+  BB_LOG_ERROR = 3
+} bb_log_level;
 
 typedef struct bb_host_api {
   size_t struct_size;
   uint32_t abi_major; /* the host's BB_ABI_VERSION_MAJOR / MINOR */
   uint32_t abi_minor;
-  void* host_data;    /* passed back to every callback */
+  void* host_data; /* passed back to every callback */
   void (*log)(void* host_data, int32_t level, const char* message);
   void* (*aligned_alloc)(void* host_data, size_t alignment, size_t size); /* NULL on failure */
   void (*aligned_free)(void* host_data, void* ptr);
-  int32_t n_threads;  /* threads the host offers (the user's --threads, else hardware threads) */
+  int32_t n_threads; /* threads the host offers (the user's --threads, else hardware threads) */
   int32_t reserved0;
   /* Non-zero when the user asked to stop: long calls should return BB_CANCELLED soon after. */
   const volatile int32_t* cancel_flag;
@@ -264,53 +270,53 @@ typedef struct bb_probe_args {
 
 typedef struct bb_context_args {
   size_t struct_size;
-  int32_t device_id;   /* which GPU; 0 for CPU backends */
-  int32_t n_threads;   /* 0 = the plugin decides (host->n_threads is a good default) */
+  int32_t device_id; /* which GPU; 0 for CPU backends */
+  int32_t n_threads; /* 0 = the plugin decides (host->n_threads is a good default) */
   size_t n_options;
   const bb_kv* options; /* backend-specific settings from the experiment; valid during the call */
 } bb_context_args;
 
 typedef struct bb_plan_desc {
   size_t struct_size;
-  int32_t op;                 /* bb_op, one of COPY..LAYER */
-  int32_t n_weight_sets;      /* >= 1 */
-  int32_t n_weights_per_set;  /* as the op's convention lists */
+  int32_t op;                /* bb_op, one of COPY..LAYER */
+  int32_t n_weight_sets;     /* >= 1 */
+  int32_t n_weights_per_set; /* as the op's convention lists */
   int32_t n_inputs;
   int32_t n_outputs;
   int32_t reserved0;
-  const bb_model_dims* dims;  /* valid during the call; copy it */
-  const bb_tensor* weights;   /* [n_weight_sets * n_weights_per_set], set-major */
-  const bb_tensor* inputs;    /* descriptors (shape, type; data may be NULL) */
-  const bb_tensor* outputs;   /* descriptors */
-  int64_t params[8];          /* op-specific, zero unless the op's convention says otherwise */
+  const bb_model_dims* dims; /* valid during the call; copy it */
+  const bb_tensor* weights;  /* [n_weight_sets * n_weights_per_set], set-major */
+  const bb_tensor* inputs;   /* descriptors (shape, type; data may be NULL) */
+  const bb_tensor* outputs;  /* descriptors */
+  int64_t params[8];         /* op-specific, zero unless the op's convention says otherwise */
 } bb_plan_desc;
 
 typedef struct bb_run_args {
   size_t struct_size;
-  int64_t iterations;         /* >= 1 repetitions of the op inside one timed call */
-  int64_t weight_set_begin;   /* iteration i uses weight set (begin + i) % n_weight_sets */
+  int64_t iterations;       /* >= 1 repetitions of the op inside one timed call */
+  int64_t weight_set_begin; /* iteration i uses weight set (begin + i) % n_weight_sets */
   /* out: */
-  int32_t device_time_valid;  /* 1 when device_time_ns was measured */
+  int32_t device_time_valid; /* 1 when device_time_ns was measured */
   int32_t reserved0;
-  uint64_t device_time_ns;    /* device time of all iterations together */
+  uint64_t device_time_ns; /* device time of all iterations together */
 } bb_run_args;
 
 typedef struct bb_session_desc {
   size_t struct_size;
   int32_t n_tensors;
-  int32_t kv_type;             /* BB_TYPE_F32 or BB_TYPE_F16 (UNSUPPORTED if not offered) */
-  const bb_model_dims* dims;   /* n_ctx_max = positions the KV cache holds */
-  const bb_tensor* tensors;    /* every tensor of the model, named as in GGUF; data valid until
-                                  session_destroy */
+  int32_t kv_type;           /* BB_TYPE_F32 or BB_TYPE_F16 (UNSUPPORTED if not offered) */
+  const bb_model_dims* dims; /* n_ctx_max = positions the KV cache holds */
+  const bb_tensor* tensors;  /* every tensor of the model, named as in GGUF; data valid until
+                                session_destroy */
 } bb_session_desc;
 
 typedef struct bb_decode_args {
   size_t struct_size;
-  int32_t token;              /* token id < n_vocab */
-  int32_t pos;                /* position; the KV rows 0..pos-1 are the history */
-  int64_t iterations;         /* >= 1; repeats are idempotent (same token, same pos) */
-  float* logits;              /* optional host buffer [n_vocab]; NULL = keep them in the session
-                                 (read with session_read_logits, outside the timed region) */
+  int32_t token;      /* token id < n_vocab */
+  int32_t pos;        /* position; the KV rows 0..pos-1 are the history */
+  int64_t iterations; /* >= 1; repeats are idempotent (same token, same pos) */
+  float* logits;      /* optional host buffer [n_vocab]; NULL = keep them in the session
+                         (read with session_read_logits, outside the timed region) */
   /* out: */
   int32_t device_time_valid;
   int32_t reserved0;
@@ -323,7 +329,7 @@ typedef struct bb_kv_write_args {
   int32_t pos_begin;
   int32_t n_pos;
   int32_t reserved0;
-  const float* k;             /* [n_pos, n_head_kv * head_dim], valid during the call */
+  const float* k; /* [n_pos, n_head_kv * head_dim], valid during the call */
   const float* v;
 } bb_kv_write_args;
 
@@ -331,8 +337,8 @@ typedef struct bb_generate_args {
   size_t struct_size;
   int32_t n_prompt;
   int32_t n_generate;
-  const int32_t* prompt;      /* [n_prompt] token ids, decoded from position pos_begin */
-  int32_t* tokens_out;        /* [n_generate] greedy (argmax) tokens */
+  const int32_t* prompt; /* [n_prompt] token ids, decoded from position pos_begin */
+  int32_t* tokens_out;   /* [n_generate] greedy (argmax) tokens */
   int32_t pos_begin;
   int32_t reserved0;
   /* out: */
@@ -350,15 +356,15 @@ typedef struct bb_session bb_session;
 
 typedef struct bb_plugin_api {
   size_t struct_size;
-  uint32_t abi_major;         /* the BB_ABI_VERSION_* the plugin was built against */
+  uint32_t abi_major; /* the BB_ABI_VERSION_* the plugin was built against */
   uint32_t abi_minor;
-  const char* name;           /* backend name, e.g. "scalar_ref"; static */
-  const char* version;        /* plugin version string; static */
-  const char* description;    /* one line; static */
+  const char* name;        /* backend name, e.g. "scalar_ref"; static */
+  const char* version;     /* plugin version string; static */
+  const char* description; /* one line; static */
 
   /* errors (NULL bb_error* everywhere means success) */
-  int32_t (*error_status)(const bb_error* error);       /* a bb_status */
-  const char* (*error_message)(const bb_error* error);  /* valid until error_destroy */
+  int32_t (*error_status)(const bb_error* error);      /* a bb_status */
+  const char* (*error_message)(const bb_error* error); /* valid until error_destroy */
   void (*error_destroy)(bb_error* error);
 
   /* Static facts: arrays valid until unload. */

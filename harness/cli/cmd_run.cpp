@@ -146,7 +146,13 @@ int cmd_run(const std::vector<std::string>& args) {
     return 130;
   }
   if (ci) {
-    auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci);
+    std::vector<std::string> notes;
+    auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci, &notes);
+    if (!notes.empty()) {
+      std::cerr << "bench run --ci: " << notes.size()
+                << " cell(s) did not converge; reported, not failures (protocol.unstable_fails_ci: false):\n";
+      for (const auto& n : notes) std::cerr << "  " << n << "\n";
+    }
     if (!failures.empty()) {
       std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
       for (const auto& f : failures) std::cerr << "  " << f << "\n";

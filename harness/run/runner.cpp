@@ -816,7 +816,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
 }
 
 std::vector<std::string> ci_failures(const report::RunResult& r, const std::vector<std::string>& required,
-                                     bool unstable_fails) {
+                                     bool unstable_fails, std::vector<std::string>* notes) {
   std::vector<std::string> out;
   for (const auto& name :
        required) {  // --require: the backend ran, nothing of it failed, something was measured
@@ -840,11 +840,17 @@ std::vector<std::string> ci_failures(const report::RunResult& r, const std::vect
     if (c.equivalence.checked && !c.equivalence.pass)
       out.push_back(where + ": equivalence failed (" + c.equivalence.note + ")");
     if (!c.budget.graded) continue;  // reference-only backends
+    const bool unconverged =
+        c.status == report::CellStatus::Unstable || c.status == report::CellStatus::CappedSlow;
+    const std::string status_text =
+        std::string(report::cell_status_name(c.status)) + " (" + c.status_reason + ")";
     switch (c.status) {
       case report::CellStatus::Unstable:
       case report::CellStatus::CappedSlow:
         if (unstable_fails)
-          out.push_back(where + ": " + report::cell_status_name(c.status) + " (" + c.status_reason + ")");
+          out.push_back(where + ": " + status_text);
+        else if (notes)
+          notes->push_back(where + ": " + status_text);
         break;
       case report::CellStatus::Failed:
       case report::CellStatus::Interrupted:
@@ -855,9 +861,15 @@ std::vector<std::string> ci_failures(const report::RunResult& r, const std::vect
       default:
         break;
     }
-    if (c.budget.has_budget && !c.samples.empty() && !c.budget.pass)
-      out.push_back(where + fmt(": over budget (x%.2f of ", c.budget.gap) +
-                    fmt("%.4g us)", c.budget.budget_us));
+    if (c.budget.has_budget && !c.samples.empty() && !c.budget.pass) {
+      const std::string miss =
+          where + fmt(": over budget (x%.2f of ", c.budget.gap) + fmt("%.4g us)", c.budget.budget_us);
+      if (unconverged && !unstable_fails) {
+        if (notes) notes->push_back(miss + ", not judged: the cell is " + report::cell_status_name(c.status));
+      } else {
+        out.push_back(miss);
+      }
+    }
   }
   if (r.state != "complete") out.push_back("the run did not complete (" + r.state + ")");
   return out;

@@ -41,9 +41,12 @@ report::RunResult run_experiment(const config::Experiment& experiment, const Run
 // Why `bench run --ci` fails this result: budget misses, failed equivalence, UNSTABLE / CAPPED_SLOW
 // / FAILED cells of graded backends; and for each `required` backend (--require, e.g. the Ollama
 // peer), its being skipped or any of its cells SKIPPED or FAILED. Empty = pass.
-// unstable_fails = the experiment's protocol.unstable_fails_ci.
+// unstable_fails = the experiment's protocol.unstable_fails_ci. When it is false, an UNSTABLE or
+// CAPPED_SLOW cell is no failure, and neither is its budget miss (a cell that did not converge on a
+// moving host has no median to grade); both are reported in `notes`, when given. A budget miss on a
+// converged cell always fails.
 std::vector<std::string> ci_failures(const report::RunResult& result,
                                      const std::vector<std::string>& required = {},
-                                     bool unstable_fails = true);
+                                     bool unstable_fails = true, std::vector<std::string>* notes = nullptr);
 
 }  // namespace bb::run

@@ -6,13 +6,17 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <iostream>
 #include <sstream>
+#include <thread>
 
 #include "report/result_json.h"
 #include "sample_result.h"
 #include "test_util.h"
+#include "timing_judge.h"
 
 namespace bb::report {
 namespace {
@@ -109,80 +113,86 @@ TEST_F(BenchDiffCli, ExportGbenchToAFile) {
   EXPECT_EQ(test::run_bench("export --format nope " + path("a.json")).exit_code, 2);
 }
 
+// The cells of `backend` in the result file `from`, written to `to` under the backend name `as`: one
+// side of a pair taken within one run, where the two backends' samples were interleaved.
+void one_backend(const std::string& from, const std::string& backend, const std::string& as,
+                 const std::string& to) {
+  RunResult r = read_result_json(from);
+  std::vector<Cell> kept;
+  for (auto& c : r.cells)
+    if (c.backend == backend) {
+      c.backend = as;
+      kept.push_back(std::move(c));
+    }
+  r.cells = std::move(kept);
+  write_result_json(r, to);
+}
+
 // A few A/A and power trials on this machine (the full sweep: scripts/diff-validation.py power).
-// BASE runs faulty without delay, NEW with qkv 10% slower; consecutive BASE runs are A/A pairs.
-// An A/A pair whose diff itself warns of a machine-wide change (most cells moved the same way by
-// more than the minimum effect: the CI machine's clock or load changed between the two runs, as on
-// the shared CI host once, 13 of 14 cells 5-10% slower at once) is the detector working as
-// documented, not a false alarm: it is logged, left out, and replaced by a fresh pair, at most 3
-// times, so a detector that flags everything still fails.
+// Each round runs faulty (scalar_ref's code through a wrapper) beside scalar_ref twice: BASE without
+// delay, NEW with qkv 10% slower. That gives four pairs a round for bench diff to judge:
+//   A/A within BASE   scalar_ref's cells against faulty's of the same run (samples interleaved)
+//   A/A across        BASE of the round before against this BASE (both backends)
+//   trial within NEW  scalar_ref against faulty of the NEW run: qkv must be `slower`
+//   trial across      BASE against NEW: qkv on faulty must be `slower`
+// Each pair is judged only when the host held still under it (test::TimingJudge: the cells not slowed
+// on purpose kept their medians; the shared CI host once moved 13 of 14 cells 5-10% at once, and the
+// development VM 12-21% between two runs seconds apart, and by up to 40% from one second to the next
+// under load). Pairs under a moving host are left out and replaced, with a pause, within a bounded
+// number of rounds and seconds; when too few clean pairs came of them the test skips and says what it
+// saw. A wrong verdict from clean pairs fails it.
+// BB_TIMING_DIFF_ARGS adds arguments to every `bench diff` (e.g. "--min-effect 50%": a detector made
+// blind on purpose, which must fail this test: BenchDiffCli.ABlindDetectorFails... in CMakeLists.txt).
 TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
   test::ScopedEnv inner("BB_FAULTY_INNER", std::string(BRICKBENCH_SCALAR_REF));
-  const int trials = 3, wanted_pairs = 2, max_replaced = 3;
-  int detected = 0, aa_pairs = 0, aa_cells = 0, aa_flagged = 0, replaced = 0;
-  std::string log;
+  const char* extra_env = std::getenv("BB_TIMING_DIFF_ARGS");
+  const std::string extra = extra_env ? std::string(" ") + extra_env : "";
+  // 3 trials at 10% (measured power 100%, docs/VALIDATION.md) may miss one; 6 A/A pairs of 7-14 brick
+  // cells (about 60; the ceiling probe never gates) may flag 3 cells in all (5%; measured 1-3%).
+  test::TimingJudge judge({.aa_pairs = 6, .max_aa_flagged = 3, .trials = 3, .max_missed = 1});
+  const int max_rounds = 10;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(300);
   auto run = [&](const std::string& out, const std::string& mode) {
     test::ScopedEnv m("BB_FAULTY_MODE", mode);
     auto r = test::run_bench("run " + kPowerConfig + " --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
                              " --backend faulty --out " + out);
     ASSERT_EQ(r.exit_code, 0) << r.err;
   };
-  auto diff_json = [&](const std::string& a, const std::string& b) {
-    auto r = test::run_bench("diff " + a + " " + b + " --format json");
-    auto doc = std::make_unique<rapidjson::Document>();
-    doc->Parse(r.out.c_str());
-    return doc;
+  auto diff = [&](const std::string& a, const std::string& b, const std::string& label,
+                  const std::string& target_backend) {
+    auto r = test::run_bench("diff " + a + " " + b + " --format json" + extra);
+    rapidjson::Document doc;
+    doc.Parse(r.out.c_str());
+    EXPECT_FALSE(doc.HasParseError()) << r.out << r.err;
+    if (doc.HasParseError()) return test::PairReading{};
+    return test::read_pair(doc, label, target_backend.empty() ? "" : "qkv", target_backend);
+  };
+  // The pair within one run: scalar_ref's cells as BASE, faulty's as NEW (named scalar_ref).
+  auto within = [&](const std::string& run_file, const std::string& label,
+                    const std::string& target_backend) {
+    one_backend(run_file, "scalar_ref", "scalar_ref", run_file + ".ref.json");
+    one_backend(run_file, "faulty", "scalar_ref", run_file + ".faulty.json");
+    return diff(run_file + ".ref.json", run_file + ".faulty.json", label, target_backend);
   };
   auto base_path = [&](int i) { return path("base" + std::to_string(i) + ".json"); };
-  // Judges the A/A pair (base i-1, base i); false when the diff warned of a machine-wide change.
-  auto judge_aa = [&](int i) {
-    auto aa = diff_json(base_path(i - 1), base_path(i));
-    EXPECT_FALSE(aa->HasParseError());
-    if (aa->HasParseError()) return true;
-    for (const auto& w : (*aa)["warnings"].GetArray()) {
-      if (std::string(w.GetString()).find("machine-wide change") != std::string::npos) {
-        log += "A/A pair " + std::to_string(i) + " left out: " + w.GetString() + "\n";
-        return false;
-      }
+  for (int i = 0; i < max_rounds && !judge.enough() && !judge.failed(); ++i) {
+    if (std::chrono::steady_clock::now() > deadline) break;
+    if (i > 0 && judge.left_out() > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+    const std::string round = " " + std::to_string(i);
+    ASSERT_NO_FATAL_FAILURE(run(base_path(i), "delay:qkv:0"));
+    if (judge.need_aa()) judge.add_aa(within(base_path(i), "A/A within BASE" + round, ""));
+    if (i > 0 && judge.need_aa())
+      judge.add_aa(diff(base_path(i - 1), base_path(i), "A/A across BASE" + round + "-1," + round, ""));
+    if (judge.need_trials()) {
+      const std::string next = path("new" + std::to_string(i) + ".json");
+      ASSERT_NO_FATAL_FAILURE(run(next, "delay:qkv:0.10"));
+      judge.add_trial(within(next, "trial within NEW" + round, "scalar_ref"));
+      if (judge.need_trials()) judge.add_trial(diff(base_path(i), next, "trial across" + round, "faulty"));
     }
-    ++aa_pairs;
-    for (const auto& c : (*aa)["cells"].GetArray()) {
-      const std::string v = c["verdict"].GetString();
-      if (v == "only-in-base" || v == "only-in-new" || !c["gates"].GetBool()) continue;
-      ++aa_cells;
-      aa_flagged += v == "slower" || v == "faster";
-      if (v == "slower" || v == "faster")
-        log += "A/A pair " + std::to_string(i) + " flagged: " + c["id"].GetString() + " " + v + "\n";
-    }
-    return true;
-  };
-  for (int t = 0; t < trials; ++t) {
-    const std::string next = path("new" + std::to_string(t) + ".json");
-    run(base_path(t), "delay:qkv:0");
-    run(next, "delay:qkv:0.10");
-    auto d = diff_json(base_path(t), next);
-    ASSERT_FALSE(d->HasParseError());
-    for (const auto& c : (*d)["cells"].GetArray()) {
-      if (std::string(c["id"].GetString()) == "qkv" && std::string(c["backend"].GetString()) == "faulty") {
-        const bool hit = std::string(c["verdict"].GetString()) == "slower";
-        detected += hit;
-        log += "trial " + std::to_string(t) + ": qkv on faulty " + c["verdict"].GetString() + " ratio " +
-               std::to_string(c["ratio"].GetDouble()) + "\n";
-      }
-    }
-    if (t > 0 && !judge_aa(t)) ++replaced;
   }
-  for (int i = trials; aa_pairs < wanted_pairs && i < trials + max_replaced; ++i) {
-    run(base_path(i), "delay:qkv:0");
-    if (!judge_aa(i)) ++replaced;
-  }
-  // Measured power at 10% is 100% (docs/VALIDATION.md); 2 of 3 leaves room for a bad minute on a
-  // shared CI machine without letting a broken detector through.
-  EXPECT_GE(detected, 2) << log;
-  ASSERT_EQ(aa_pairs, wanted_pairs) << "every A/A pair warned of a machine-wide change\n" << log;
-  EXPECT_EQ(aa_cells, wanted_pairs * 2 * 7) << log;  // 2 backends x 7 brick cells (not the ceiling probe)
-  EXPECT_LE(aa_flagged, 2) << log;                   // <= 7%; measured 2-3% over hundreds of comparisons
-  if (replaced > 0) std::cout << log;                // the left-out pairs, for whoever reads the CI log
+  ASSERT_FALSE(judge.failed()) << judge.failure();
+  if (!judge.enough()) GTEST_SKIP() << judge.skip_reason();
+  std::cout << judge.log();  // every pair read, the left-out ones with why, for whoever reads the CI log
 }
 
 }  // namespace

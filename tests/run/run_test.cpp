@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <chrono>
 #include <fstream>
+#include <iostream>
 #include <sstream>
 #include <thread>
 
@@ -177,28 +178,47 @@ TEST_F(BenchRun, ASessionWhoseMetricsFailStillMeasuresItsDecodeCell) {
 TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {
   // First measure the reference's qkv here, then give qkv a budget of 1.3x its fastest sample (the
   // minimum: robust to load spikes during the probe): a backend doing the work twice cannot meet it.
-  const std::string probe = dir_.path() + "/probe.yaml";
-  write(probe, tiny_config("  - qkv\n"));
-  auto p =
-      test::run_bench("run " + probe + " --quiet --bandwidth-mib 8 --out " + dir_.path() + "/probe.json");
-  ASSERT_EQ(p.exit_code, 0) << p.err;
-  const double fastest_us =
-      find_cell(report::read_result_json(dir_.path() + "/probe.json"), "qkv", "scalar_ref")->stats.min * 1e6;
+  // o_proj, the same code on every side, is the host's sentinel: when its median moved by more than
+  // 20% between the probe and the slow run, the host changed speed under the pair (a 2-core VM moves
+  // 12-21% between runs seconds apart) and the pair says nothing of the budget verdict. Such a pair is
+  // retried after a pause, at most 4 times in 120 s; the test skips, saying so, when none was clean.
+  const std::string probe = dir_.path() + "/probe.yaml", cfg = dir_.path() + "/slow.yaml";
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  std::string seen;
+  for (int attempt = 0; attempt < 4 && std::chrono::steady_clock::now() < deadline; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+    write(probe, tiny_config("  - qkv\n  - o_proj\n"));
+    auto p =
+        test::run_bench("run " + probe + " --quiet --bandwidth-mib 8 --out " + dir_.path() + "/probe.json");
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    const auto probed = report::read_result_json(dir_.path() + "/probe.json");
+    const double fastest_us = find_cell(probed, "qkv", "scalar_ref")->stats.min * 1e6;
+    const double sentinel_before = find_cell(probed, "o_proj", "scalar_ref")->stats.median;
 
-  const std::string cfg = dir_.path() + "/slow.yaml";
-  write(cfg, tiny_config("  - {brick: qkv, budget_us: " + std::to_string(1.3 * fastest_us) + "}\n",
-                         "backend_caps: {scalar_ref: {reference_only: true}}\n"));
-  test::ScopedEnv mode("BB_FAULTY_MODE", std::string("slow:qkv"));
-  auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
-                           " --out " + out_);
-  EXPECT_EQ(r.exit_code, 1) << r.err;
-  EXPECT_THAT(r.err, HasSubstr("qkv on faulty: over budget"));
-  auto result = report::read_result_json(out_);
-  const report::Cell* slow = find_cell(result, "qkv", "faulty");
-  ASSERT_NE(slow, nullptr);
-  EXPECT_GT(slow->budget.gap, 1.0);
-  EXPECT_FALSE(slow->budget.pass);
-  EXPECT_TRUE(slow->equivalence.pass);  // slow, but right
+    write(cfg,
+          tiny_config("  - {brick: qkv, budget_us: " + std::to_string(1.3 * fastest_us) + "}\n  - o_proj\n",
+                      "backend_caps: {scalar_ref: {reference_only: true}}\n"));
+    test::ScopedEnv mode("BB_FAULTY_MODE", std::string("slow:qkv"));
+    auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                             " --out " + out_);
+    auto result = report::read_result_json(out_);
+    const report::Cell* slow = find_cell(result, "qkv", "faulty");
+    const report::Cell* sentinel = find_cell(result, "o_proj", "faulty");
+    ASSERT_NE(slow, nullptr);
+    ASSERT_NE(sentinel, nullptr);
+    const double host = sentinel->stats.median / sentinel_before;
+    seen += "attempt " + std::to_string(attempt) + ": o_proj moved x" + std::to_string(host) + ", qkv gap x" +
+            std::to_string(slow->budget.gap) + ", exit " + std::to_string(r.exit_code) + "\n";
+    if (host > 1.2 || host < 1 / 1.2) continue;  // the host moved under the pair: not a clean pair
+    EXPECT_EQ(r.exit_code, 1) << r.err << seen;
+    EXPECT_THAT(r.err, HasSubstr("qkv on faulty: over budget"));
+    EXPECT_GT(slow->budget.gap, 1.0) << seen;
+    EXPECT_FALSE(slow->budget.pass);
+    EXPECT_TRUE(slow->equivalence.pass);  // slow, but right
+    std::cout << seen;
+    return;
+  }
+  GTEST_SKIP() << "the host moved under every probe/slow pair (o_proj's median by more than 20%):\n" << seen;
 }
 
 TEST_F(BenchRun, SigintLeavesAValidResultWithTheFinishedCells) {

@@ -14,13 +14,19 @@ namespace {
 
 // Lane-strided loop over the units of rows r0 and r1 (both valid), two units in flight per lane.
 // KS warps share the two rows (split K): warp slice ks takes units ks*32 + lane, then every 32*KS.
-template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&), int KS>
+// KSU (KS > 1 only): 2 = two units in flight per lane as in the unsplit loop (issue 16 A/B,
+// CUDA_BRICKS_GEMV_KSU=2), 1 = one (the loop before).
+template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&), int KS, int KSU = 1>
 __device__ __forceinline__ void lane_dot2(const MatDesc& m, int r0, int r1, int ks, const Act& x, float& a0,
                                           float& a1) {
   const int units = unit_count(m.type, m.cols);
   if (KS == 1) {
 #pragma unroll 2
     for (int u = static_cast<int>(threadIdx.x & 31); u < units; u += 32) UnitDot2(m, r0, r1, u, x, a0, a1);
+  } else if (KSU == 2) {
+#pragma unroll 2
+    for (int u = static_cast<int>(threadIdx.x & 31) + 32 * ks; u < units; u += 32 * KS)
+      UnitDot2(m, r0, r1, u, x, a0, a1);
   } else {
 #pragma unroll 1
     for (int u = static_cast<int>(threadIdx.x & 31) + 32 * ks; u < units; u += 32 * KS)
@@ -29,32 +35,32 @@ __device__ __forceinline__ void lane_dot2(const MatDesc& m, int r0, int r1, int 
 }
 
 // Warp-wide: this warp's slice ks (of KS) of the dot products of rows r0, r1 (both valid), in every lane.
-template <int KS = 1>
+template <int KS = 1, int KSU = 1>
 __device__ __forceinline__ void warp_dot2(const MatDesc& m, int r0, int r1, const Act& x, float& a0,
                                           float& a1, int ks = 0) {
   a0 = 0.0f;
   a1 = 0.0f;
   switch (m.type) {
     case kTypeQ4_K:
-      lane_dot2<unit_dot2_q4_k, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_q4_k, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeQ6_K:
-      lane_dot2<unit_dot2_q6_k, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_q6_k, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeQ8_0:
-      lane_dot2<unit_dot2_q8_0, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_q8_0, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeQ5_0:
-      lane_dot2<unit_dot2_q5_0, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_q5_0, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeQ4_0:
-      lane_dot2<unit_dot2_q4_0, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_q4_0, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeF16:
-      lane_dot2<unit_dot2_f16, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_f16, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     case kTypeF32:
-      lane_dot2<unit_dot2_f32, KS>(m, r0, r1, ks, x, a0, a1);
+      lane_dot2<unit_dot2_f32, KS, KSU>(m, r0, r1, ks, x, a0, a1);
       break;
     default:
       break;
@@ -104,14 +110,15 @@ __device__ __forceinline__ void qkv_rope_pair(const GemvLaunch* __restrict__ L, 
 // of a few blocks per SM) keep more loads in flight. Residency (ptxas, sm_90a): KS 1 80 registers
 // (6 blocks of 4 warps per SM), KS 2 capped at 85 (80 used: 3 blocks of 8 warps), KS 4 120 (one
 // block of 16 warps); a cap of 64 spills. launch_gemv picks KS so that the whole grid is resident.
-template <int KS>
+// KSU 2 (two units in flight in the split loops) caps KS 2 at 2 blocks a SM (128 registers).
+template <int KS, int KSU = 1>
 struct GemvBounds {
   static constexpr int kThreads = kGemvWarps * KS * 32;
-  static constexpr int kMinBlocks = KS == 1 ? 0 : KS == 2 ? 3 : 1;  // 0: none (as before split K)
+  static constexpr int kMinBlocks = KS == 1 ? 0 : KS == 2 ? (KSU == 2 ? 2 : 3) : 1;  // 0: none
 };
 
-template <GemvEpilogue E, int KS>
-__global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMinBlocks)
+template <GemvEpilogue E, int KS, int KSU = 1>
+__global__ void __launch_bounds__(GemvBounds<KS, KSU>::kThreads, GemvBounds<KS, KSU>::kMinBlocks)
     gemv_kernel(const GemvLaunch* __restrict__ L, int prefetch, int prefetch_blocks) {
   __shared__ float s_scratch[32];
   __shared__ unsigned long long s_keys[kGemvRowsPerBlock];
@@ -134,7 +141,7 @@ __global__ void __launch_bounds__(GemvBounds<KS>::kThreads, GemvBounds<KS>::kMin
   const int r1 = r0 + 1;
   const bool has1 = r1 < m.rows;
   float a0 = 0.0f, a1 = 0.0f;
-  if (r0 < m.rows) warp_dot2<KS>(m, r0, has1 ? r1 : r0, L->x, a0, a1, ks);  // warp-uniform
+  if (r0 < m.rows) warp_dot2<KS, KSU>(m, r0, has1 ? r1 : r0, L->x, a0, a1, ks);  // warp-uniform
   if (KS > 1) {
     if (ks > 0 && lane == 0) {
       s_part[ks - 1][warp * 2] = a0;
@@ -214,9 +221,103 @@ __device__ __forceinline__ void lane_dot_gate_up(const MatDesc& g, const MatDesc
   }
 }
 
+// Issue 16: gate+up with the activations of a unit loaded once for all eight rows (the lane loop
+// above loads them four times: ptxas does not merge the four calls' loads), Q4_K and Q5_0 (the types
+// gate and up have in the Q4_K_M models). U units in flight per lane: each step issues every load of
+// its U units (8 rows each) before any math. CUDA_BRICKS_GATE_UP picks the variant (launch_gate_up).
+template <int U>
+__device__ __forceinline__ void gate_up_q4k(const MatDesc& g, const MatDesc& up, int o, const Act& x,
+                                            float (&a)[8]) {
+  const int units = unit_count(kTypeQ4_K, g.cols);
+  const int64_t row_bytes = static_cast<int64_t>(g.cols / 256) * 144;
+  const uint8_t* base[8];
+#pragma unroll
+  for (int r = 0; r < 4; ++r) {
+    base[r] = g.q + static_cast<int64_t>(o + r) * row_bytes;
+    base[4 + r] = up.q + static_cast<int64_t>(o + r) * row_bytes;
+  }
+  const int lane = static_cast<int>(threadIdx.x & 31);
+#pragma unroll 1
+  for (int k0 = lane; k0 < units; k0 += 32 * U) {
+    uint4 h[U][8], w[U][8];
+    ActPiece xa[U], xb[U];
+    float2 dsa[U], dsb[U];
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      const int k = min(k0 + 32 * i, units - 1);  // a unit past the row reloads the last one (not summed)
+      const int sb = k >> 3, c = k & 7, j = c >> 1;
+#pragma unroll
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t* p = base[r] + sb * 144;
+        h[i][r] = ld_u4(p);
+        w[i][r] = ld_u4(p + 16 + c * 16);
+      }
+      const int e = sb * 256 + 64 * j + (c & 1) * 16;
+      xa[i] = ld_act(x.q, e);
+      xb[i] = ld_act(x.q, e + 32);
+      dsa[i] = ld_f2(x.ds + sb * 8 + 2 * j);
+      dsb[i] = ld_f2(x.ds + sb * 8 + 2 * j + 1);
+    }
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      if (k0 + 32 * i < units) {
+        const int c = (k0 + 32 * i) & 7;
+#pragma unroll
+        for (int r = 0; r < 8; ++r) a[r] += q4k_unit(h[i][r], w[i][r], c, xa[i], xb[i], dsa[i], dsb[i]);
+      }
+    }
+  }
+}
+
+template <int U>
+__device__ __forceinline__ void gate_up_q5_0(const MatDesc& g, const MatDesc& up, int o, const Act& x,
+                                             float (&a)[8]) {
+  const int64_t nb = g.cols / 32;
+  const int units = static_cast<int>(nb);
+  const int lane = static_cast<int>(threadIdx.x & 31);
+#pragma unroll 1
+  for (int k0 = lane; k0 < units; k0 += 32 * U) {
+    uint4 q[U][8];
+    uint32_t qh[U][8];
+    uint16_t d[U][8];
+    ActPiece xa[U], xb[U];
+    float dx[U];
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      const int k = min(k0 + 32 * i, units - 1);
+#pragma unroll
+      for (int r = 0; r < 8; ++r) {
+        const MatDesc& m = r < 4 ? g : up;
+        const int64_t b = static_cast<int64_t>(o + (r & 3)) * nb + k;
+        q[i][r] = ld_u4(m.q + b * 16);
+        qh[i][r] = ld_u32(m.aux + b * 4);
+        d[i][r] = ld_u16(m.d + b);
+      }
+      xa[i] = ld_act(x.q, k * 32);
+      xb[i] = ld_act(x.q, k * 32 + 16);
+      dx[i] = ld_f2(x.ds + k).x;
+    }
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      if (k0 + 32 * i < units) {
+#pragma unroll
+        for (int r = 0; r < 8; ++r) a[r] += q5_0_unit(q[i][r], qh[i][r], d[i][r], xa[i], xb[i], dx[i]);
+      }
+    }
+  }
+}
+
 // gate+up+SiLU: block b computes outputs [32b, 32b + 32): warp w rows 32b + 4w .. + 3 of both
 // matrices, then warp 0 forms h = silu(g) * u and quantizes the 32 values (one activation block).
-__global__ void __launch_bounds__(kGateUpWarps * 32)
+// V: 0 the four-call lane loop for every type (T unused); 1, 2: gate_up_q4k (T = Q4_K) or
+// gate_up_q5_0 (T = Q5_0) with U = V units in flight, a kernel of its own per type (the registers
+// of the other types' paths do not limit its residency); the launcher checks both matrices' type.
+// V 3 = U 1 and V 4 = U 2 under register caps of 3 and 2 blocks a SM (85 / 128 registers).
+constexpr int gate_up_units(int v) { return v == 3 ? 1 : v == 4 ? 2 : v; }
+constexpr int gate_up_min_blocks(int v) { return v == 3 ? 3 : v == 4 ? 2 : 0; }
+
+template <int V, int T>
+__global__ void __launch_bounds__(kGateUpWarps * 32, gate_up_min_blocks(V))
     gate_up_kernel(const GateUpLaunch* __restrict__ L, int prefetch, int prefetch_blocks) {
   __shared__ float s_g[kGateUpOutputs];
   __shared__ float s_u[kGateUpOutputs];
@@ -232,7 +333,15 @@ __global__ void __launch_bounds__(kGateUpWarps * 32)
   pdl_wait_then_release();
   float a[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
   bool fused = gate.type == up.type && gate.cols == up.cols;
-  if (fused) {
+  if constexpr (V > 0) {
+    if constexpr (T == kTypeQ4_K) {
+      gate_up_q4k<gate_up_units(V)>(gate, up, o, L->x, a);
+    } else {
+      gate_up_q5_0<gate_up_units(V)>(gate, up, o, L->x, a);
+    }
+#pragma unroll
+    for (int r = 0; r < 8; ++r) a[r] = warp_sum(a[r]);
+  } else if (fused) {
     switch (gate.type) {
       case kTypeQ4_K:
         lane_dot_gate_up<unit_dot2_q4_k>(gate, up, o, L->x, a);
@@ -254,7 +363,8 @@ __global__ void __launch_bounds__(kGateUpWarps * 32)
         break;
     }
   }
-  if (fused) {
+  if constexpr (V > 0) {
+  } else if (fused) {
 #pragma unroll
     for (int r = 0; r < 8; ++r) a[r] = warp_sum(a[r]);
   } else {
@@ -326,29 +436,42 @@ int first_wave_blocks(K kernel, int threads, int sms) {
   return per_sm * sms;
 }
 
-template <GemvEpilogue E, int KS>
+template <GemvEpilogue E, int KS, int KSU>
 cudaError_t launch_gemv_e(const GemvLaunch* d, dim3 grid, dim3 block, int prefetch, cudaStream_t stream) {
-  static const int wave = first_wave_blocks(gemv_kernel<E, KS>, GemvBounds<KS>::kThreads, gemv_split().sms);
-  return launch_kernel(gemv_kernel<E, KS>, grid, block, stream, d, prefetch, prefetch > 0 ? wave : 0);
+  static const int wave =
+      first_wave_blocks(gemv_kernel<E, KS, KSU>, GemvBounds<KS, KSU>::kThreads, gemv_split().sms);
+  return launch_kernel(gemv_kernel<E, KS, KSU>, grid, block, stream, d, prefetch, prefetch > 0 ? wave : 0);
+}
+
+// CUDA_BRICKS_GEMV_KSU=2 (read once): two units in flight a lane in the split-K loops (A/B runs).
+int gemv_ksu() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GEMV_KSU");
+    return e != nullptr && std::atoi(e) == 2 ? 2 : 1;
+  }();
+  return v;
 }
 
 // The L2 prefetch the first wave of the next launch gets (kernel_api.h, PdlChain): only a
 // programmatic launch can start before its predecessor ends.
 int prefetch_for_next_launch() { return pdl_next_launch_programmatic() ? pdl_prefetch_bytes() : 0; }
 
-template <int KS>
+template <int KS, int KSU = 1>
 cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue epilogue, int pf,
                            cudaStream_t stream) {
-  const dim3 grid(n_blocks), block(GemvBounds<KS>::kThreads);
+  if constexpr (KS > 1 && KSU == 1) {
+    if (gemv_ksu() == 2) return launch_gemv_ks<KS, 2>(d, n_blocks, epilogue, pf, stream);
+  }
+  const dim3 grid(n_blocks), block(GemvBounds<KS, KSU>::kThreads);
   switch (epilogue) {
     case GemvEpilogue::kStore:
-      return launch_gemv_e<GemvEpilogue::kStore, KS>(d, grid, block, pf, stream);
+      return launch_gemv_e<GemvEpilogue::kStore, KS, KSU>(d, grid, block, pf, stream);
     case GemvEpilogue::kResidualNorm:
-      return launch_gemv_e<GemvEpilogue::kResidualNorm, KS>(d, grid, block, pf, stream);
+      return launch_gemv_e<GemvEpilogue::kResidualNorm, KS, KSU>(d, grid, block, pf, stream);
     case GemvEpilogue::kQkvRope:
-      return launch_gemv_e<GemvEpilogue::kQkvRope, KS>(d, grid, block, pf, stream);
+      return launch_gemv_e<GemvEpilogue::kQkvRope, KS, KSU>(d, grid, block, pf, stream);
     case GemvEpilogue::kArgmax:
-      return launch_gemv_e<GemvEpilogue::kArgmax, KS>(d, grid, block, pf, stream);
+      return launch_gemv_e<GemvEpilogue::kArgmax, KS, KSU>(d, grid, block, pf, stream);
   }
   return cudaErrorInvalidValue;
 }
@@ -366,11 +489,50 @@ cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue e
   return launch_gemv_ks<1>(d, n, epilogue, pf, stream);
 }
 
-cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
-  static const int wave = first_wave_blocks(gate_up_kernel, kGateUpWarps * 32, gemv_split().sms);
+// CUDA_BRICKS_GATE_UP=V (read once) picks gate_up_kernel<V> (0 to 4: gate_up_units, gate_up_min_blocks; A/B
+// runs).
+// Without it: kGateUpDefaultQ4K for Q4_K (1: +13% decode at 7B and 32B, +8% at 1.5B on the H200,
+// results/h200/2026-12-02) and 0 for every other type (variant 1 lost 1% at 0.5B, whose gate and up
+// are Q5_0). -1 = not set.
+int gate_up_env() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GATE_UP");
+    const int x = e != nullptr ? std::atoi(e) : -1;
+    return x >= 0 && x <= 4 ? x : -1;
+  }();
+  return v;
+}
+
+template <int V, int T>
+cudaError_t launch_gate_up_v(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
+  static const int wave = first_wave_blocks(gate_up_kernel<V, T>, kGateUpWarps * 32, gemv_split().sms);
   const int pf = prefetch_for_next_launch();
-  return launch_kernel(gate_up_kernel, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32),
+  return launch_kernel(gate_up_kernel<V, T>, dim3(static_cast<unsigned>(h.n_blocks)), dim3(kGateUpWarps * 32),
                        stream, d, pf, pf > 0 ? wave : 0);
+}
+
+cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
+  const bool same = h.gate.type == h.up.type && h.gate.cols == h.up.cols;
+  const int env = gate_up_env();
+  const int v = env >= 0 ? env : h.gate.type == kTypeQ4_K ? kGateUpDefaultQ4K : 0;
+  if (v > 0 && same && (h.gate.type == kTypeQ4_K || h.gate.type == kTypeQ5_0)) {
+    const bool k4 = h.gate.type == kTypeQ4_K;
+    switch (v) {
+      case 1:
+        return k4 ? launch_gate_up_v<1, kTypeQ4_K>(h, d, stream)
+                  : launch_gate_up_v<1, kTypeQ5_0>(h, d, stream);
+      case 2:
+        return k4 ? launch_gate_up_v<2, kTypeQ4_K>(h, d, stream)
+                  : launch_gate_up_v<2, kTypeQ5_0>(h, d, stream);
+      case 3:
+        return k4 ? launch_gate_up_v<3, kTypeQ4_K>(h, d, stream)
+                  : launch_gate_up_v<3, kTypeQ5_0>(h, d, stream);
+      default:
+        return k4 ? launch_gate_up_v<4, kTypeQ4_K>(h, d, stream)
+                  : launch_gate_up_v<4, kTypeQ5_0>(h, d, stream);
+    }
+  }
+  return launch_gate_up_v<0, 0>(h, d, stream);
 }
 
 }  // namespace bb::cuda_bricks

@@ -40,6 +40,10 @@ inline constexpr int kGemvRowsPerWarp = 2;  // rows a warp streams at once
 inline constexpr int kGemvRowsPerBlock = kGemvWarps * kGemvRowsPerWarp;
 inline constexpr int kGateUpWarps = 8;  // gate+up blocks: 32 outputs each
 inline constexpr int kGateUpOutputs = 32;
+// gate+up kernel variant for Q4_K without CUDA_BRICKS_GATE_UP (gemv.cu, launch_gate_up): 0 = four
+// unit calls a lane step, 1/2 = activations loaded once for the eight rows, 1/2 units in flight; 3/4
+// = 1/2 under register caps (Q4_K and Q5_0 only; other types always 0).
+inline constexpr int kGateUpDefaultQ4K = 1;
 inline constexpr int kAttnWarps = 8;
 inline constexpr int kAttnMaxGroup = 8;    // query heads per KV head
 inline constexpr int kAttnMaxSplits = 64;  // splits per KV head, at most
@@ -208,7 +212,18 @@ cudaError_t launch_rope(const RopeLaunch& h_launch, const RopeLaunch* d_launch, 
 cudaError_t launch_advance(const AdvanceLaunch* d_launch, cudaStream_t stream);
 cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds, cudaStream_t stream);
 cudaError_t launch_empty(cudaStream_t stream);  // one block of 32 threads that does nothing
+// The COPY op (the harness's bandwidth ceiling): cudaMemcpyAsync device to device, the card's own
+// copy. On the H200 (results/h200/2026-12-02, tests/cuda_bricks/bandwidth_probe.cu) it moved 4.23
+// TB/s where the best of 20 copy-kernel shapes moved 3.95 and the plugin's kernel before issue 16
+// 3.78. CUDA_BRICKS_COPY="U,B,CS" runs the plugin's kernel instead (kernels.cu): U (4 or 8) 16-byte
+// loads in flight a thread, at most B blocks of 256 a SM, CS 1 = streaming cache hints.
+inline constexpr int kCopyUnroll = 8;
+inline constexpr int kCopyBlocksPerSm = 8;
 cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream);
+// A streaming read of n_bytes (16-byte loads, 8 in flight a thread): the read ceiling that
+// session_get_metrics reports. sink: 4 bytes the kernel (practically) never writes.
+cudaError_t launch_read(const void* src, uint64_t n_bytes, int32_t n_sms, uint32_t* sink,
+                        cudaStream_t stream);
 
 // Programmatic dependent launch (Hopper PDL). While a PdlChain lives on this thread, every launch
 // after the chain's first carries cudaLaunchAttributeProgrammaticStreamSerialization: its blocks may

@@ -370,21 +370,52 @@ __global__ void __launch_bounds__(256)
   for (int b = warp; b < n / 32; b += n_warps) warp_quantize_q8(x[b * 32 + lane], q, ds, b);
 }
 
-// Streaming copy, 16 bytes per thread per step, four steps in flight.
+// Streaming copy (the COPY op: the harness's bandwidth ceiling), 16 bytes per thread per step, U
+// steps in flight. CS: the streaming cache hints (ld.cs / st.cs) of the kernel before issue 16, else
+// ld.global.nc and plain stores. Shape chosen by tests/cuda_bricks/bandwidth_probe.cu on the H200.
+template <int U, bool CS>
 __global__ void __launch_bounds__(256)
     copy_kernel(const uint4* __restrict__ src, uint4* __restrict__ dst, size_t n16) {
   pdl_wait_then_release();
   const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
   size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
-  for (; i + 3 * stride < n16; i += 4 * stride) {
-    const uint4 a = __ldcs(src + i), b = __ldcs(src + i + stride), c = __ldcs(src + i + 2 * stride),
-                d = __ldcs(src + i + 3 * stride);
-    __stcs(dst + i, a);
-    __stcs(dst + i + stride, b);
-    __stcs(dst + i + 2 * stride, c);
-    __stcs(dst + i + 3 * stride, d);
+  for (; i + (U - 1) * stride < n16; i += U * stride) {
+    uint4 v[U];
+#pragma unroll
+    for (int k = 0; k < U; ++k) v[k] = CS ? __ldcs(src + i + k * stride) : __ldg(src + i + k * stride);
+#pragma unroll
+    for (int k = 0; k < U; ++k) {
+      if (CS) {
+        __stcs(dst + i + k * stride, v[k]);
+      } else {
+        dst[i + k * stride] = v[k];
+      }
+    }
   }
-  for (; i < n16; i += stride) __stcs(dst + i, __ldcs(src + i));
+  for (; i < n16; i += stride) dst[i] = __ldg(src + i);
+}
+
+// Streaming read of n16 16-byte words (the read ceiling, session_get_metrics): 8 loads in flight per
+// thread; the XOR of what was read goes to *sink only in the (practically never) case that it is a
+// given value, so no load is dead and nothing is written.
+__global__ void __launch_bounds__(256)
+    read_kernel(const uint4* __restrict__ src, size_t n16, uint32_t* sink) {
+  constexpr int U = 8;
+  const size_t stride = static_cast<size_t>(gridDim.x) * blockDim.x;
+  size_t i = static_cast<size_t>(blockIdx.x) * blockDim.x + threadIdx.x;
+  uint32_t acc = 0;
+  for (; i + (U - 1) * stride < n16; i += U * stride) {
+    uint4 v[U];
+#pragma unroll
+    for (int k = 0; k < U; ++k) v[k] = __ldg(src + i + k * stride);
+#pragma unroll
+    for (int k = 0; k < U; ++k) acc ^= v[k].x ^ v[k].y ^ v[k].z ^ v[k].w;
+  }
+  for (; i < n16; i += stride) {
+    const uint4 v = __ldg(src + i);
+    acc ^= v.x ^ v.y ^ v.z ^ v.w;
+  }
+  if (acc == 0x9E3779B9u) *sink = acc;
 }
 
 // Nothing but the PDL handshake: chains of it measure a graph's own per-node cost.
@@ -506,15 +537,50 @@ cudaError_t launch_quantize_q8(const float* x, int32_t n, int8_t* q, float2* ds,
   return launch_kernel(quantize_q8_kernel, dim3(blocks < 1 ? 1 : blocks), dim3(256), stream, x, n, q, ds);
 }
 
+namespace {
+// CUDA_BRICKS_COPY="U,BLOCKS_PER_SM,CS" (read once): the plugin's own copy kernel in that shape
+// (A/B runs) instead of cudaMemcpyAsync.
+struct CopyShape {
+  bool kernel = false;
+  int unroll = kCopyUnroll, blocks_per_sm = kCopyBlocksPerSm, cs = 0;
+};
+const CopyShape& copy_shape() {
+  static const CopyShape c = [] {
+    CopyShape r;
+    if (const char* e = std::getenv("CUDA_BRICKS_COPY")) {
+      int u = 0, b = 0, cs = 0;
+      if (std::sscanf(e, "%d,%d,%d", &u, &b, &cs) == 3 && (u == 4 || u == 8) && b >= 1 && b <= 64) {
+        r.kernel = true;
+        r.unroll = u;
+        r.blocks_per_sm = b;
+        r.cs = cs != 0 ? 1 : 0;
+      }
+    }
+    return r;
+  }();
+  return c;
+}
+}  // namespace
+
 cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_sms, cudaStream_t stream) {
+  const CopyShape& c = copy_shape();
+  if (!c.kernel) return cudaMemcpyAsync(dst, src, n_bytes, cudaMemcpyDeviceToDevice, stream);
   const size_t n16 = n_bytes / 16;
   if (n16 > 0) {
     const size_t want = (n16 + 255) / 256;
-    const size_t cap = static_cast<size_t>(n_sms > 0 ? n_sms : 1) * 8;
+    const size_t cap = static_cast<size_t>(n_sms > 0 ? n_sms : 1) * static_cast<size_t>(c.blocks_per_sm);
     const unsigned blocks = static_cast<unsigned>(want < cap ? want : cap);
-    if (cudaError_t e = launch_kernel(copy_kernel, dim3(blocks), dim3(256), stream,
-                                      static_cast<const uint4*>(src), static_cast<uint4*>(dst), n16))
-      return e;
+    const auto* s16 = static_cast<const uint4*>(src);
+    auto* d16 = static_cast<uint4*>(dst);
+    cudaError_t e;
+    if (c.unroll == 4) {
+      e = c.cs ? launch_kernel(copy_kernel<4, true>, dim3(blocks), dim3(256), stream, s16, d16, n16)
+               : launch_kernel(copy_kernel<4, false>, dim3(blocks), dim3(256), stream, s16, d16, n16);
+    } else {
+      e = c.cs ? launch_kernel(copy_kernel<8, true>, dim3(blocks), dim3(256), stream, s16, d16, n16)
+               : launch_kernel(copy_kernel<8, false>, dim3(blocks), dim3(256), stream, s16, d16, n16);
+    }
+    if (e != cudaSuccess) return e;
   }
   const size_t tail = n_bytes - n16 * 16;
   if (tail > 0) {
@@ -523,6 +589,17 @@ cudaError_t launch_copy(const void* src, void* dst, uint64_t n_bytes, int32_t n_
                          tail);
   }
   return cudaGetLastError();
+}
+
+cudaError_t launch_read(const void* src, uint64_t n_bytes, int32_t n_sms, uint32_t* sink,
+                        cudaStream_t stream) {
+  const size_t n16 = n_bytes / 16;
+  if (n16 == 0) return cudaSuccess;
+  const size_t want = (n16 + 255) / 256;
+  const size_t cap = static_cast<size_t>(n_sms > 0 ? n_sms : 1) * 8;
+  const unsigned blocks = static_cast<unsigned>(want < cap ? want : cap);
+  return launch_kernel(read_kernel, dim3(blocks), dim3(256), stream, static_cast<const uint4*>(src), n16,
+                       sink);
 }
 
 }  // namespace bb::cuda_bricks

@@ -23,6 +23,7 @@ class WeightStore {
   MatDesc matrix(int id) const;
   const float* vector(int id) const;
   uint64_t device_bytes() const { return arena_.size(); }
+  const uint8_t* device_base() const { return arena_.at(0); }
 
  private:
   struct Entry {

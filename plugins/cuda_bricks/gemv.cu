@@ -206,6 +206,112 @@ __global__ void __launch_bounds__(GemvBounds<KS, KSU>::kThreads, GemvBounds<KS, 
   if (threadIdx.x == 0) *L->counter = 0u;
 }
 
+// Issue 16 A/B (CUDA_BRICKS_GEMV_QUAD=1): the residual GEMVs (O projection, FFN down) with four
+// rows a warp, the activations of a unit loaded once for the four (as gate+up variant 1 does for its
+// eight), Q4_K and Q6_K. KQ warps share a row quad (split K); a block is two quads = the 8 rows of
+// kGemvRowsPerBlock, so grids are those of gemv_kernel. Partials are summed in a fixed order.
+template <int KQ>
+__device__ __forceinline__ void quad_dot_q4k(const MatDesc& m, int r, int ks, const Act& x, float (&a)[4]) {
+  const int units = unit_count(kTypeQ4_K, m.cols);
+  const int64_t row_bytes = static_cast<int64_t>(m.cols / 256) * 144;
+  const uint8_t* base = m.q + static_cast<int64_t>(r) * row_bytes;
+#pragma unroll 1
+  for (int k = static_cast<int>(threadIdx.x & 31) + 32 * ks; k < units; k += 32 * KQ) {
+    const int sb = k >> 3, c = k & 7, j = c >> 1;
+    uint4 h[4], w[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const uint8_t* p = base + i * row_bytes + sb * 144;
+      h[i] = ld_u4(p);
+      w[i] = ld_u4(p + 16 + c * 16);
+    }
+    const int e = sb * 256 + 64 * j + (c & 1) * 16;
+    const ActPiece xa = ld_act(x.q, e), xb = ld_act(x.q, e + 32);
+    const float2 dsa = ld_f2(x.ds + sb * 8 + 2 * j), dsb = ld_f2(x.ds + sb * 8 + 2 * j + 1);
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a[i] += q4k_unit(h[i], w[i], c, xa, xb, dsa, dsb);
+  }
+}
+
+template <int KQ>
+__device__ __forceinline__ void quad_dot_q6k(const MatDesc& m, int r, int ks, const Act& x, float (&a)[4]) {
+  const int64_t nb = m.cols / 256;
+  const int units = unit_count(kTypeQ6_K, m.cols);
+#pragma unroll 1
+  for (int k = static_cast<int>(threadIdx.x & 31) + 32 * ks; k < units; k += 32 * KQ) {
+    const int sb = k >> 2, t = k & 3, hh = t >> 1, l0 = (t & 1) * 16;
+    uint4 qa[4], qb[4], qh[4];
+    uint32_t sc[4];
+    uint16_t d[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t b = static_cast<int64_t>(r + i) * nb + sb;
+      qa[i] = ld_u4(m.q + b * 128 + t * 32);
+      qb[i] = ld_u4(m.q + b * 128 + t * 32 + 16);
+      qh[i] = ld_u4(m.aux + b * 64 + t * 16);
+      sc[i] = ld_u32(m.sc + b * 16 + t * 4);
+      d[i] = ld_u16(m.d + b);
+    }
+    const int e = sb * 256 + hh * 128 + l0;
+    const ActPiece xv[4] = {ld_act(x.q, e), ld_act(x.q, e + 32), ld_act(x.q, e + 64), ld_act(x.q, e + 96)};
+    const int q0 = sb * 8 + hh * 4;
+    const float dx[4] = {ld_f2(x.ds + q0).x, ld_f2(x.ds + q0 + 1).x, ld_f2(x.ds + q0 + 2).x,
+                         ld_f2(x.ds + q0 + 3).x};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a[i] += q6k_unit(qa[i], qb[i], qh[i], sc[i], d[i], xv, dx);
+  }
+}
+
+// kResidualNorm only: y += W x, then the last block RMS-normalizes y into norm_out (when norm_g set).
+// T: kTypeQ4_K or kTypeQ6_K (the launcher checks); one segment; rows a multiple of 8.
+template <int KQ, int T>
+__global__ void __launch_bounds__(2 * KQ * 32) gemv_quad_kernel(const GemvLaunch* __restrict__ L) {
+  __shared__ float s_scratch[32];
+  __shared__ float s_part[KQ > 1 ? KQ - 1 : 1][kGemvRowsPerBlock];
+  __shared__ int s_last;
+  const MatDesc m = L->seg[0].m;
+  float* y = L->seg[0].y;
+  const int warp_all = threadIdx.x >> 5, lane = threadIdx.x & 31;
+  const int quad = warp_all & 1, ks = warp_all >> 1;
+  pdl_wait_then_release();
+  const int r = static_cast<int>(blockIdx.x) * kGemvRowsPerBlock + 4 * quad;
+  float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (T == kTypeQ4_K) {
+    quad_dot_q4k<KQ>(m, r, ks, L->x, a);
+  } else {
+    quad_dot_q6k<KQ>(m, r, ks, L->x, a);
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) a[i] = warp_sum(a[i]);
+  if (KQ > 1) {
+    if (ks > 0 && lane == 0) {
+#pragma unroll
+      for (int i = 0; i < 4; ++i) s_part[ks - 1][4 * quad + i] = a[i];
+    }
+    __syncthreads();
+    if (ks == 0) {
+#pragma unroll
+      for (int k = 0; k < KQ - 1; ++k) {
+#pragma unroll
+        for (int i = 0; i < 4; ++i) a[i] += s_part[k][4 * quad + i];
+      }
+    }
+  }
+  if (ks == 0 && lane == 0) {
+#pragma unroll
+    for (int i = 0; i < 4; ++i) y[r + i] += a[i];
+  }
+  if (L->norm_g == nullptr) return;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) s_last = atomicAdd(L->counter, 1u) == gridDim.x - 1 ? 1 : 0;
+  __syncthreads();
+  if (s_last == 0) return;
+  __threadfence();
+  block_rms_norm(L->seg[0].y, L->norm_g, L->norm_eps, L->norm_n, L->norm_out, s_scratch);
+  if (threadIdx.x == 0) *L->counter = 0u;
+}
+
 // Lane-strided loop over the units of rows o..o+3 of gate and of up (same type and width): eight
 // rows' loads in flight per lane per step (the four calls reload the same activations: L1 hits).
 template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&)>
@@ -479,9 +585,40 @@ cudaError_t launch_gemv_ks(const GemvLaunch* d, unsigned n_blocks, GemvEpilogue 
 
 // Split K where the grid is small (0.5B-3B projections, e.g. 112-320 blocks of 8 rows on 132
 // SMs): at most one block per SM -> 4 warps per row pair, at most 4 -> 2, else 1 (4-warp blocks).
+namespace {
+// CUDA_BRICKS_GEMV_QUAD (read once): 1 = gemv_quad_kernel for every residual GEMV it covers, 0 =
+// for none; unset = for those whose grid the unsplit kernel would run (more than ks2_per_sm blocks
+// a SM: the 32B model's, 640 blocks). Measured on the H200 (results/h200/2026-12-02/run2): 32B
+// decode 89.5 -> 102.5 tok/s; where the default splits K (0.5B-7B) it lost 1.5-10%.
+int gemv_quad() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GEMV_QUAD");
+    return e == nullptr ? -1 : std::atoi(e) == 1 ? 1 : 0;
+  }();
+  return v;
+}
+
+template <int KQ, int T>
+cudaError_t launch_quad(const GemvLaunch* d, unsigned n, cudaStream_t stream) {
+  return launch_kernel(gemv_quad_kernel<KQ, T>, dim3(n), dim3(2 * KQ * 32), stream, d);
+}
+}  // namespace
+
 cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue,
                         cudaStream_t stream) {
   const GemvSplit& sp = gemv_split();
+  const int qt = h.seg[0].m.type;
+  const int quad = gemv_quad();
+  const bool unsplit = h.n_blocks > sp.ks4_per_sm * sp.sms && h.n_blocks > sp.ks2_per_sm * sp.sms;
+  if ((quad == 1 || (quad < 0 && unsplit)) && epilogue == GemvEpilogue::kResidualNorm && h.n_seg == 1 &&
+      h.seg[0].m.rows % 8 == 0 && (qt == kTypeQ4_K || qt == kTypeQ6_K)) {
+    // K slices a row quad: 4 where a row has at least 4 lane steps of units at 4 slices, else 2.
+    const bool k4 = unit_count(qt, h.seg[0].m.cols) >= 4 * 32 * 4;
+    const unsigned nq = static_cast<unsigned>(h.n_blocks);
+    if (qt == kTypeQ4_K)
+      return k4 ? launch_quad<4, kTypeQ4_K>(d, nq, stream) : launch_quad<2, kTypeQ4_K>(d, nq, stream);
+    return k4 ? launch_quad<4, kTypeQ6_K>(d, nq, stream) : launch_quad<2, kTypeQ6_K>(d, nq, stream);
+  }
   const unsigned n = static_cast<unsigned>(h.n_blocks);
   const int pf = prefetch_for_next_launch();
   if (h.n_blocks <= sp.ks4_per_sm * sp.sms) return launch_gemv_ks<4>(d, n, epilogue, pf, stream);

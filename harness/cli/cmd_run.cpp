@@ -132,9 +132,12 @@ int cmd_run(const std::vector<std::string>& args) {
   } catch (const model::GgufError& e) {
     std::cerr << "bench run: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const run::InputError& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "bench run: " << e.what() << "\n";
-    return plugin::cancel_requested() ? 130 : kExitUsage;
+    return plugin::cancel_requested() ? kExitInterrupted : kExitInternal;
   }
   std::signal(SIGINT, SIG_DFL);
 
@@ -143,7 +146,7 @@ int cmd_run(const std::vector<std::string>& args) {
   std::cerr << "result: " << ro.out_path << "\n";
   if (result.state == "interrupted") {
     std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
-    return 130;
+    return kExitInterrupted;
   }
   if (ci) {
     auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci);

@@ -352,8 +352,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
     backends.push_back(std::move(b));
   }
   if (backends.empty())
-    throw std::runtime_error(
-        "no backend of the experiment is available (bench plugins lists what was found)");
+    throw InputError("no backend of the experiment is available (bench plugins lists what was found)");
   // The reference runs first so every other backend's check run can be compared at once.
   std::stable_partition(backends.begin(), backends.end(), [](const auto& b) { return b->reference; });
   const bool have_reference = backends.front()->reference;

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -31,8 +32,16 @@ struct RunOptions {
 // Lines for people (progress, skips, notes); the runner never prints by itself.
 using ProgressSink = std::function<void(const std::string& line)>;
 
-// Runs the experiment. Throws config::ConfigError / std::runtime_error for problems found before
-// any measurement (model missing, no backend at all); everything after that is recorded in the
+// A problem of the experiment's inputs found before any measurement that no config line names (no
+// backend of the experiment is available): `bench run` exits 2 for it, as for a config error.
+class InputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Runs the experiment. Throws config::ConfigError / model::GgufError / InputError for problems of
+// its inputs found before any measurement (model missing or corrupt, no backend at all), other
+// exceptions for internal errors; everything after that is recorded in the
 // result (a failing backend loses only its own cells). Stops early, with state "interrupted",
 // when plugin::request_cancel() was called (SIGINT).
 report::RunResult run_experiment(const config::Experiment& experiment, const RunOptions& options,

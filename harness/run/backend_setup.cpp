@@ -8,20 +8,6 @@
 namespace bb::run {
 namespace {
 
-measure::ProtocolSettings to_settings(const config::Protocol& p) {
-  measure::ProtocolSettings s;
-  s.warmup_ms = p.warmup_ms;
-  s.warmup_min_iterations = p.warmup_min_iterations;
-  s.min_samples = p.min_samples;
-  s.max_samples = p.max_samples;
-  s.cv_target = p.cv_target;
-  s.max_seconds_per_cell = p.max_seconds_per_cell;
-  s.seed = p.seed;
-  s.order = p.order == config::Order::Sequential ? measure::SchedulingOrder::kSequential
-                                                 : measure::SchedulingOrder::kInterleaved;
-  return s;
-}
-
 // Options: the config's backend_options for this backend, then the experiment's Ollama tag
 // (model.ollama), which whole-model peers serve; backends ignore keys they do not know.
 std::shared_ptr<plugin::Context> make_context(const config::Experiment& e, const std::string& name,
@@ -97,7 +83,7 @@ std::vector<std::unique_ptr<Backend>> set_up_backends(const config::Experiment& 
     b->plugin = p;
     b->reference = name == e.reference;
     b->reference_only = e.reference_only(name);
-    b->protocol = to_settings(e.protocol_for(name));
+    b->protocol = e.protocol_for(name);  // the sampler's part of it
     try {
       b->ctx = make_context(e, name, p, threads);
     } catch (const std::exception& ex) {

@@ -37,11 +37,6 @@ report::RunResult start_result(const config::Experiment& e, const RunOptions& o)
   return r;
 }
 
-measure::SchedulingOrder scheduling_order(config::Order order) {
-  return order == config::Order::Sequential ? measure::SchedulingOrder::kSequential
-                                            : measure::SchedulingOrder::kInterleaved;
-}
-
 }  // namespace
 
 report::RunResult run_experiment(const config::Experiment& e, const RunOptions& o, const ProgressSink& say) {
@@ -74,8 +69,8 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
 
   say("measuring " + std::to_string(runnable.size()) + " cells (" +
       config::order_name(e.protocol.order).data() + " order, seed " + std::to_string(e.protocol.seed) + ")");
-  const bool interrupted = sample_cells(runnable, e.protocol.seed, scheduling_order(e.protocol.order),
-                                        o.progress_interval_s, say, [&](CellRunner& c, bool measured) {
+  const bool interrupted = sample_cells(runnable, e.protocol.seed, e.protocol.order, o.progress_interval_s,
+                                        say, [&](CellRunner& c, bool measured) {
                                           sink.store(c.result_index, c.result);
                                           if (measured) record_peer(c, r);
                                           sink.save();

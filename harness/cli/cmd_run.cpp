@@ -38,6 +38,29 @@ std::string default_out_path(const std::string& name) {
   return "results/" + safe + "-" + stamp + ".json";
 }
 
+// The table on stdout, where the result went, and the exit code of a finished run; `ci_required`:
+// --ci was given, with these --require backends.
+int report_run(const report::RunResult& result, report::Reporter& reporter, const std::string& out_path,
+               const std::vector<std::string>* ci_required, bool unstable_fails_ci) {
+  reporter.report(result, std::cout);
+  std::cout.flush();
+  std::cerr << "result: " << out_path << "\n";
+  if (result.state == "interrupted") {
+    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
+    return kExitInterrupted;
+  }
+  if (ci_required) {
+    auto failures = run::ci_failures(result, *ci_required, unstable_fails_ci);
+    if (!failures.empty()) {
+      std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
+      for (const auto& f : failures) std::cerr << "  " << f << "\n";
+      return kExitFailure;
+    }
+    std::cerr << "bench run --ci: pass\n";
+  }
+  return kExitOk;
+}
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -141,23 +164,8 @@ int cmd_run(const std::vector<std::string>& args) {
   }
   std::signal(SIGINT, SIG_DFL);
 
-  reporter->report(result, std::cout);
-  std::cout.flush();
-  std::cerr << "result: " << ro.out_path << "\n";
-  if (result.state == "interrupted") {
-    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
-    return kExitInterrupted;
-  }
-  if (ci) {
-    auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci);
-    if (!failures.empty()) {
-      std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
-      for (const auto& f : failures) std::cerr << "  " << f << "\n";
-      return kExitFailure;
-    }
-    std::cerr << "bench run --ci: pass\n";
-  }
-  return kExitOk;
+  return report_run(result, *reporter, ro.out_path, ci ? &required : nullptr,
+                    experiment.protocol.unstable_fails_ci);
 }
 
 }  // namespace bb::cli

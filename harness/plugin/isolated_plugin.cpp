@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "plugin/backend.h"
+#include "plugin/host_services.h"
 #include "plugin/isolated_ipc.h"
 
 extern char** environ;

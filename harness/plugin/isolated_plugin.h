@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "plugin/registry.h"
+#include "plugin/loaded_plugin.h"
 
 namespace bb::plugin {
 

@@ -15,6 +15,8 @@ else
 fi
 # Every tracked C/C++ file formatted by .clang-format (fails, naming them, on an unformatted one).
 scripts/format-check.sh
+# No include cycle among the modules and units of harness/ and plugins/ (docs/DESIGN.md §1).
+python3 scripts/include-cycles.py
 BUILD_DIR=$build_dir scripts/build.sh -DBRICKBENCH_TESTS=ON -DBRICKBENCH_WERROR=ON
 "$build_dir"/bench run configs/smoke.yaml --ci --quiet --out "$build_dir/smoke-result.json"
 (cd "$build_dir" && ctest --output-on-failure -j "$(nproc)" --timeout 900)

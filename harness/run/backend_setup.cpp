@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "run/runner.h"
+#include "run/input_error.h"
 #include "run/sha256.h"
 
 namespace bb::run {

@@ -35,7 +35,7 @@ std::vector<std::string> backend_names(const config::Experiment& e, const plugin
                                        const std::vector<std::string>& only);
 
 // One Backend per name that is available and makes a context; the others go to r.skipped_backends
-// (with why). Reference first. Throws InputError (runner.h) when none is left.
+// (with why). Reference first. Throws InputError (input_error.h) when none is left.
 std::vector<std::unique_ptr<Backend>> set_up_backends(const config::Experiment& e,
                                                       const plugin::PluginRegistry& registry,
                                                       const std::vector<std::string>& names, int32_t threads,

@@ -8,13 +8,13 @@
 #pragma once
 
 #include <cstdint>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "config/experiment.h"
 #include "plugin/registry.h"
 #include "report/run_result.h"
+#include "run/input_error.h"
 #include "run/progress_sink.h"
 #include "run/verdicts.h"
 
@@ -28,13 +28,6 @@ struct RunOptions {
   int64_t bandwidth_bytes = int64_t{256} << 20;  // the copy that measures each backend's ceiling
   std::string command_line;
   double progress_interval_s = 1.0;  // at most one progress line per cell this often
-};
-
-// A problem of the experiment's inputs found before any measurement that no config line names (no
-// backend of the experiment is available): `bench run` exits 2 for it, as for a config error.
-class InputError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
 };
 
 // Runs the experiment. Throws config::ConfigError / model::GgufError / InputError for problems of

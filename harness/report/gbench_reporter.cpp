@@ -19,9 +19,9 @@
 #include <map>
 
 #include "measure/statistics.h"
-#include "report/number_format.h"
 #include "report/reporter.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

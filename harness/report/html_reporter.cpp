@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "report/number_format.h"
 #include "report/report_assets.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

@@ -18,6 +18,7 @@ std::shared_ptr<plugin::Context> make_context(const config::Experiment& e, const
     if (bn == name) opt_text = kvs;
   if (!e.model.ollama.empty()) opt_text.emplace_back("model.ollama", e.model.ollama);
   std::vector<bb_kv> opts;
+  opts.reserve(opt_text.size());
   for (const auto& [k, v] : opt_text) opts.push_back({k.c_str(), v.c_str()});
   bb_context_args ca{};
   ca.struct_size = sizeof(ca);

@@ -11,7 +11,7 @@
 #include "measure/protocol.h"
 #include "plugin/backend.h"
 #include "plugin/registry.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 #include "run/progress_sink.h"
 #include "workload/decode_driver.h"
 

@@ -19,7 +19,7 @@
 #include "measure/protocol.h"
 #include "model/qwen2_model.h"
 #include "plugin/backend.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 #include "run/backend_setup.h"
 #include "run/progress_sink.h"
 #include "workload/cells.h"

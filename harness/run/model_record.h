@@ -7,7 +7,7 @@
 #include "config/brick_cost.h"
 #include "config/experiment.h"
 #include "model/qwen2_model.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::run {
 

@@ -3,7 +3,7 @@
 // timings and whether it served the same weights.
 #pragma once
 
-#include "report/run_result.h"
+#include "result/run_result.h"
 #include "run/cell_runner.h"
 
 namespace bb::run {

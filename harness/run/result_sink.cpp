@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 namespace bb::run {
 

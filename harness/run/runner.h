@@ -13,7 +13,7 @@
 
 #include "config/experiment.h"
 #include "plugin/registry.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 #include "run/input_error.h"
 #include "run/progress_sink.h"
 #include "run/verdicts.h"

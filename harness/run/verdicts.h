@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/experiment.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 #include "run/cell_plan.h"
 #include "run/cell_runner.h"
 #include "run/progress_sink.h"

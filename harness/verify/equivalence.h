@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/tolerance.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::verify {
 

@@ -10,7 +10,7 @@
 #include <iostream>
 #include <sstream>
 
-#include "report/result_json.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 #include "test_util.h"
 

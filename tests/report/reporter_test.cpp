@@ -7,9 +7,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "report/number_format.h"
-#include "report/result_json.h"
 #include "report/table.h"
+#include "result/number_format.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 
 namespace bb::report {

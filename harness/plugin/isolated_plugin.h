@@ -25,7 +25,4 @@ namespace bb::plugin {
 std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path, PluginInfo& info,
                                                          const IsolateOptions& options);
 
-// The memory limit used when IsolateOptions::memory_limit_mib is 0: 3/4 of physical memory.
-int64_t default_isolate_memory_limit_mib();
-
 }  // namespace bb::plugin

@@ -110,6 +110,32 @@ int check_against_oracle(workload::DecodeDriver& driver, const model::Qwen2Model
   return pass ? kExitOk : kExitFailure;
 }
 
+// The tokens of a greedy run, its (untimed) speed, and the logits file when asked for.
+void print_greedy(const verify::LogitsRecord& rec, int32_t positions, double s,
+                  const std::string& logits_out) {
+  std::printf("prompt:");
+  for (int32_t t : rec.prompt) std::printf(" %d", t);
+  std::printf("\ngreedy:");
+  for (int32_t t : rec.greedy) std::printf(" %d", t);
+  std::printf(
+      "\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to "
+      "measure)\n",
+      positions, s, positions / s);
+  if (!logits_out.empty()) {
+    verify::write_logits_json(rec, logits_out);
+    std::printf("logits written to %s\n", logits_out.c_str());
+  }
+}
+
+constexpr const char* kUsage =
+    "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n "
+    "12]\n"
+    "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
+    "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
+    "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
+    "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
+    "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions";
+
 }  // namespace
 
 int cmd_generate(const std::vector<std::string>& args) {
@@ -120,14 +146,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   double max_nmse = -1, min_top1 = -1;
   plugin::SearchPaths paths;
 
-  po::options_description opts(
-      "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n "
-      "12]\n"
-      "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
-      "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
-      "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
-      "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
-      "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions");
+  po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("model", po::value(&model_path), "a Qwen2 GGUF file")(
       "synthetic", po::value(&synthetic),
       "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")(
@@ -211,18 +230,7 @@ int cmd_generate(const std::vector<std::string>& args) {
 
     auto rec = driver.greedy(prompt, n, progress);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("prompt:");
-    for (int32_t t : rec.prompt) std::printf(" %d", t);
-    std::printf("\ngreedy:");
-    for (int32_t t : rec.greedy) std::printf(" %d", t);
-    std::printf(
-        "\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to "
-        "measure)\n",
-        positions, s, positions / s);
-    if (!logits_out.empty()) {
-      verify::write_logits_json(rec, logits_out);
-      std::printf("logits written to %s\n", logits_out.c_str());
-    }
+    print_greedy(rec, positions, s, logits_out);
   } catch (const plugin::BackendError& e) {
     std::cerr << "bench generate: " << e.what() << "\n";
     return e.status() == BB_UNSUPPORTED || e.status() == BB_INVALID_ARGUMENT ? kExitUsage : kExitFailure;

@@ -61,6 +61,17 @@ int report_run(const report::RunResult& result, report::Reporter& reporter, cons
   return kExitOk;
 }
 
+constexpr const char* kUsage =
+    "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] "
+    "[--backend NAME]...\n\n"
+    "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
+    "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
+    "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
+    "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
+    "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
+    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
+    "interrupted\n\noptions";
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -71,16 +82,7 @@ int cmd_run(const std::vector<std::string>& args) {
   int64_t bandwidth_mib = 256;
   plugin::SearchPaths paths;
 
-  po::options_description opts(
-      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] "
-      "[--backend NAME]...\n\n"
-      "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
-      "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
-      "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
-      "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
-      "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
-      "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
-      "interrupted\n\noptions");
+  po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("config", po::value(&config_path),
                                             "the experiment (YAML); also the first positional argument")(
       "out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")(

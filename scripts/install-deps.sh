@@ -4,6 +4,7 @@
 set -euo pipefail
 
 pkgs=(build-essential cmake ninja-build pkg-config git ca-certificates ccache
+      clang-format clang-tidy  # scripts/format-check.sh (test.sh), scripts/clang-tidy.sh
       libboost-dev libboost-program-options-dev libboost-filesystem-dev
       libyaml-cpp-dev rapidjson-dev libcurl4-openssl-dev libgtest-dev libgmock-dev
       chromium fonts-dejavu-core)  # headless Chromium: the HTML report test (tests/diff/html_report_test)

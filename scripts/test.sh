@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the tests need, builds everything (warnings are errors), runs the product on the
+# Installs what the tests need, checks the format, builds everything (warnings are errors), runs the product on the
 # smoke config (every brick, graded and checked: --ci fails on a budget miss, a failed equivalence or
 # an UNSTABLE cell), then the whole test suite, then the suite again under ASan + UBSan.
 set -euo pipefail
@@ -13,6 +13,10 @@ if command -v npm >/dev/null; then
 else
   echo "test.sh: npm not found: the Ollama stand-in tests will be skipped (install nodejs and npm)" >&2
 fi
+# Every tracked C/C++ file formatted by .clang-format (fails, naming them, on an unformatted one).
+scripts/format-check.sh
+# No include cycle among the modules and units of harness/ and plugins/ (docs/DESIGN.md §1).
+python3 scripts/include-cycles.py
 BUILD_DIR=$build_dir scripts/build.sh -DBRICKBENCH_TESTS=ON -DBRICKBENCH_WERROR=ON
 "$build_dir"/bench run configs/smoke.yaml --ci --quiet --out "$build_dir/smoke-result.json"
 (cd "$build_dir" && ctest --output-on-failure -j "$(nproc)" --timeout 900)

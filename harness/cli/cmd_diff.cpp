@@ -6,7 +6,7 @@
 #include "cli/commands.h"
 #include "cli/parse_args.h"
 #include "report/diff.h"
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 namespace po = boost::program_options;
 

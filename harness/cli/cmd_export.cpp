@@ -5,9 +5,9 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
-#include "report/atomic_file.h"
 #include "report/reporter.h"
-#include "report/result_json.h"
+#include "result/atomic_file.h"
+#include "result/result_json.h"
 
 namespace po = boost::program_options;
 

@@ -4,8 +4,10 @@
 #include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <functional>
 #include <iostream>
 #include <sstream>
+#include <stdexcept>
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
@@ -42,6 +44,98 @@ std::vector<int32_t> parse_token_list(const std::string& text) {
   return out;
 }
 
+// The model: the file, or the synthetic model of that name (made on first use; model_path is then
+// its cache path).
+model::Qwen2Model load_model(std::string& model_path, const std::string& synthetic, const std::string& quant,
+                             uint64_t seed) {
+  if (!synthetic.empty()) {
+    model::SynthOptions so;
+    so.model = synthetic;
+    so.quant = quant;
+    so.seed = seed;
+    model_path = model::ensure_synthetic_model(so);
+  }
+  return model::load_qwen2(model_path);
+}
+
+// The oracle's logits file, which must be of the same vocabulary as the model.
+verify::LogitsRecord load_oracle(const std::string& path, const model::Qwen2Model& model,
+                                 const std::string& model_path) {
+  verify::LogitsRecord oracle = verify::read_logits_json(path);
+  if (oracle.n_vocab != model.dims.n_vocab)
+    throw std::runtime_error(path + " has n_vocab " + std::to_string(oracle.n_vocab) + " but " + model_path +
+                             " has " + std::to_string(model.dims.n_vocab) + ": not the same model");
+  return oracle;
+}
+
+// --check-against: the oracle's own tokens fed through the backend, its logits compared with the
+// oracle's under the bounds (defaults by the model's weight types).
+struct OracleCheck {
+  std::string backend, oracle_path, logits_out;
+  double max_nmse, min_top1;  // < 0: the default
+};
+
+int check_against_oracle(workload::DecodeDriver& driver, const model::Qwen2Model& model,
+                         const verify::LogitsRecord& oracle, const OracleCheck& c,
+                         const std::function<void(int, int)>& progress) {
+  auto fed = oracle.fed_tokens();
+  std::vector<std::vector<float>> ours;
+  for (size_t p = 0; p < fed.size(); ++p) {
+    ours.push_back(driver.decode(fed[p], static_cast<int32_t>(p)));
+    progress(static_cast<int>(p) + 1, static_cast<int>(fed.size()));
+  }
+  auto agreement = verify::compare_logits(ours, oracle.fed_logits());
+  bool float_model = true;
+  for (const auto& t : model.tensors)
+    if (t.type != BB_TYPE_F32 && t.type != BB_TYPE_F16 && t.type != BB_TYPE_BF16) float_model = false;
+  double max_nmse = c.max_nmse, min_top1 = c.min_top1;
+  if (max_nmse < 0) max_nmse = float_model ? 5e-6 : 2e-3;
+  if (min_top1 < 0) min_top1 = float_model ? 1.0 : 0.85;
+  bool pass = agreement.non_finite == 0 && agreement.nmse <= max_nmse && agreement.top1_agreement >= min_top1;
+  std::printf(
+      "check %s vs %s: %d positions, NMSE %.3g (bound %.3g), top-1 %.1f%% (bound %.1f%%), max |err| "
+      "%.3g%s: %s\n",
+      c.backend.c_str(), c.oracle_path.c_str(), agreement.positions, agreement.nmse, max_nmse,
+      100 * agreement.top1_agreement, 100 * min_top1, agreement.max_abs_error,
+      agreement.non_finite ? (", " + std::to_string(agreement.non_finite) + " non-finite").c_str() : "",
+      pass ? "PASS" : "FAIL");
+  if (!c.logits_out.empty()) {
+    verify::LogitsRecord rec = oracle;
+    for (size_t p = 0; p < rec.prompt.size(); ++p) rec.prompt_logits[p] = ours[p];
+    for (size_t i = 0; i + 1 < rec.greedy.size(); ++i) rec.greedy_logits[i] = ours[rec.prompt.size() + i];
+    if (!rec.greedy.empty())
+      rec.greedy_logits.back() = driver.decode(rec.greedy.back(), static_cast<int32_t>(fed.size()));
+    verify::write_logits_json(rec, c.logits_out);
+  }
+  return pass ? kExitOk : kExitFailure;
+}
+
+// The tokens of a greedy run, its (untimed) speed, and the logits file when asked for.
+void print_greedy(const verify::LogitsRecord& rec, int32_t positions, double s,
+                  const std::string& logits_out) {
+  std::printf("prompt:");
+  for (int32_t t : rec.prompt) std::printf(" %d", t);
+  std::printf("\ngreedy:");
+  for (int32_t t : rec.greedy) std::printf(" %d", t);
+  std::printf(
+      "\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to "
+      "measure)\n",
+      positions, s, positions / s);
+  if (!logits_out.empty()) {
+    verify::write_logits_json(rec, logits_out);
+    std::printf("logits written to %s\n", logits_out.c_str());
+  }
+}
+
+constexpr const char* kUsage =
+    "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n "
+    "12]\n"
+    "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
+    "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
+    "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
+    "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
+    "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions";
+
 }  // namespace
 
 int cmd_generate(const std::vector<std::string>& args) {
@@ -52,14 +146,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   double max_nmse = -1, min_top1 = -1;
   plugin::SearchPaths paths;
 
-  po::options_description opts(
-      "usage: bench generate (--model FILE.gguf | --synthetic NAME) [--backend NAME] [--tokens 3,17,42] [--n "
-      "12]\n"
-      "                      [--logits-out FILE.json] [--check-against ORACLE.logits.json]\n\n"
-      "Greedy-decodes token ids through a backend's decode session. With --logits-out, writes prompt,\n"
-      "prompt_logits, greedy, greedy_logits in the layout of the oracle's *.logits.json. With\n"
-      "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
-      "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions");
+  po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("model", po::value(&model_path), "a Qwen2 GGUF file")(
       "synthetic", po::value(&synthetic),
       "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")(
@@ -92,42 +179,22 @@ int cmd_generate(const std::vector<std::string>& args) {
   }
 
   model::Qwen2Model model;
+  verify::LogitsRecord oracle;
   try {
-    if (!synthetic.empty()) {
-      model::SynthOptions so;
-      so.model = synthetic;
-      so.quant = quant;
-      so.seed = seed;
-      model_path = model::ensure_synthetic_model(so);
+    model = load_model(model_path, synthetic, quant, seed);
+    if (!check_against.empty()) {
+      oracle = load_oracle(check_against, model, model_path);
+      prompt = oracle.prompt;
+      n = static_cast<int32_t>(oracle.greedy.size());
     }
-    model = model::load_qwen2(model_path);
+    for (int32_t t : prompt)
+      if (t >= model.dims.n_vocab)
+        throw std::runtime_error("token " + std::to_string(t) + " is outside the vocabulary of " +
+                                 std::to_string(model.dims.n_vocab));
   } catch (const std::exception& e) {
     std::cerr << "bench generate: " << e.what() << "\n";
     return kExitUsage;
   }
-
-  verify::LogitsRecord oracle;
-  if (!check_against.empty()) {
-    try {
-      oracle = verify::read_logits_json(check_against);
-    } catch (const std::exception& e) {
-      std::cerr << "bench generate: " << e.what() << "\n";
-      return kExitUsage;
-    }
-    if (oracle.n_vocab != model.dims.n_vocab) {
-      std::cerr << "bench generate: " << check_against << " has n_vocab " << oracle.n_vocab << " but "
-                << model_path << " has " << model.dims.n_vocab << ": not the same model\n";
-      return kExitUsage;
-    }
-    prompt = oracle.prompt;
-    n = static_cast<int32_t>(oracle.greedy.size());
-  }
-  for (int32_t t : prompt)
-    if (t >= model.dims.n_vocab) {
-      std::cerr << "bench generate: token " << t << " is outside the vocabulary of " << model.dims.n_vocab
-                << "\n";
-      return kExitUsage;
-    }
 
   plugin::PluginRegistry registry;
   registry.discover(paths);
@@ -157,52 +224,13 @@ int cmd_generate(const std::vector<std::string>& args) {
     };
 
     if (!check_against.empty()) {
-      auto fed = oracle.fed_tokens();
-      std::vector<std::vector<float>> ours;
-      for (size_t p = 0; p < fed.size(); ++p) {
-        ours.push_back(driver.decode(fed[p], static_cast<int32_t>(p)));
-        progress(static_cast<int>(p) + 1, static_cast<int>(fed.size()));
-      }
-      auto agreement = verify::compare_logits(ours, oracle.fed_logits());
-      bool float_model = true;
-      for (const auto& t : model.tensors)
-        if (t.type != BB_TYPE_F32 && t.type != BB_TYPE_F16 && t.type != BB_TYPE_BF16) float_model = false;
-      if (max_nmse < 0) max_nmse = float_model ? 5e-6 : 2e-3;
-      if (min_top1 < 0) min_top1 = float_model ? 1.0 : 0.85;
-      bool pass =
-          agreement.non_finite == 0 && agreement.nmse <= max_nmse && agreement.top1_agreement >= min_top1;
-      std::printf(
-          "check %s vs %s: %d positions, NMSE %.3g (bound %.3g), top-1 %.1f%% (bound %.1f%%), max |err| "
-          "%.3g%s: %s\n",
-          backend.c_str(), check_against.c_str(), agreement.positions, agreement.nmse, max_nmse,
-          100 * agreement.top1_agreement, 100 * min_top1, agreement.max_abs_error,
-          agreement.non_finite ? (", " + std::to_string(agreement.non_finite) + " non-finite").c_str() : "",
-          pass ? "PASS" : "FAIL");
-      if (!logits_out.empty()) {
-        verify::LogitsRecord rec = oracle;
-        for (size_t p = 0; p < rec.prompt.size(); ++p) rec.prompt_logits[p] = ours[p];
-        for (size_t i = 0; i + 1 < rec.greedy.size(); ++i) rec.greedy_logits[i] = ours[rec.prompt.size() + i];
-        if (!rec.greedy.empty())
-          rec.greedy_logits.back() = driver.decode(rec.greedy.back(), static_cast<int32_t>(fed.size()));
-        verify::write_logits_json(rec, logits_out);
-      }
-      return pass ? kExitOk : kExitFailure;
+      OracleCheck check{backend, check_against, logits_out, max_nmse, min_top1};
+      return check_against_oracle(driver, model, oracle, check, progress);
     }
 
     auto rec = driver.greedy(prompt, n, progress);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    std::printf("prompt:");
-    for (int32_t t : rec.prompt) std::printf(" %d", t);
-    std::printf("\ngreedy:");
-    for (int32_t t : rec.greedy) std::printf(" %d", t);
-    std::printf(
-        "\n%d tokens in %.3f s (%.2f tok/s, one token at a time, untimed protocol: use bench run to "
-        "measure)\n",
-        positions, s, positions / s);
-    if (!logits_out.empty()) {
-      verify::write_logits_json(rec, logits_out);
-      std::printf("logits written to %s\n", logits_out.c_str());
-    }
+    print_greedy(rec, positions, s, logits_out);
   } catch (const plugin::BackendError& e) {
     std::cerr << "bench generate: " << e.what() << "\n";
     return e.status() == BB_UNSUPPORTED || e.status() == BB_INVALID_ARGUMENT ? kExitUsage : kExitFailure;

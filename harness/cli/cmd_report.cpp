@@ -5,10 +5,10 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
-#include "report/atomic_file.h"
 #include "report/diff.h"
 #include "report/html_reporter.h"
-#include "report/result_json.h"
+#include "result/atomic_file.h"
+#include "result/result_json.h"
 
 namespace po = boost::program_options;
 

@@ -38,6 +38,46 @@ std::string default_out_path(const std::string& name) {
   return "results/" + safe + "-" + stamp + ".json";
 }
 
+// The table on stdout, where the result went, and the exit code of a finished run; `ci_required`:
+// --ci was given, with these --require backends.
+int report_run(const report::RunResult& result, report::Reporter& reporter, const std::string& out_path,
+               const std::vector<std::string>* ci_required, bool unstable_fails_ci) {
+  reporter.report(result, std::cout);
+  std::cout.flush();
+  std::cerr << "result: " << out_path << "\n";
+  if (result.state == "interrupted") {
+    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
+    return kExitInterrupted;
+  }
+  if (ci_required) {
+    std::vector<std::string> notes;
+    auto failures = run::ci_failures(result, *ci_required, unstable_fails_ci, &notes);
+    if (!notes.empty()) {
+      std::cerr << "bench run --ci: " << notes.size()
+                << " cell(s) did not converge; reported, not failures (protocol.unstable_fails_ci: false):\n";
+      for (const auto& n : notes) std::cerr << "  " << n << "\n";
+    }
+    if (!failures.empty()) {
+      std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
+      for (const auto& f : failures) std::cerr << "  " << f << "\n";
+      return kExitFailure;
+    }
+    std::cerr << "bench run --ci: pass\n";
+  }
+  return kExitOk;
+}
+
+constexpr const char* kUsage =
+    "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] "
+    "[--backend NAME]...\n\n"
+    "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
+    "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
+    "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
+    "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
+    "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
+    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
+    "interrupted\n\noptions";
+
 }  // namespace
 
 int cmd_run(const std::vector<std::string>& args) {
@@ -48,16 +88,7 @@ int cmd_run(const std::vector<std::string>& args) {
   int64_t bandwidth_mib = 256;
   plugin::SearchPaths paths;
 
-  po::options_description opts(
-      "usage: bench run CONFIG.yaml [--out FILE.json] [--ci] [--format console|md|csv|json|gbench] "
-      "[--backend NAME]...\n\n"
-      "Measures every brick of the experiment on every backend it names (missing ones are skipped, with\n"
-      "why), checks each backend's outputs against the reference backend on the same inputs, and writes\n"
-      "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
-      "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
-      "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
-      "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
-      "interrupted\n\noptions");
+  po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("config", po::value(&config_path),
                                             "the experiment (YAML); also the first positional argument")(
       "out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")(
@@ -132,35 +163,17 @@ int cmd_run(const std::vector<std::string>& args) {
   } catch (const model::GgufError& e) {
     std::cerr << "bench run: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const run::InputError& e) {
+    std::cerr << "bench run: " << e.what() << "\n";
+    return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "bench run: " << e.what() << "\n";
-    return plugin::cancel_requested() ? 130 : kExitUsage;
+    return plugin::cancel_requested() ? kExitInterrupted : kExitInternal;
   }
   std::signal(SIGINT, SIG_DFL);
 
-  reporter->report(result, std::cout);
-  std::cout.flush();
-  std::cerr << "result: " << ro.out_path << "\n";
-  if (result.state == "interrupted") {
-    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
-    return 130;
-  }
-  if (ci) {
-    std::vector<std::string> notes;
-    auto failures = run::ci_failures(result, required, experiment.protocol.unstable_fails_ci, &notes);
-    if (!notes.empty()) {
-      std::cerr << "bench run --ci: " << notes.size()
-                << " cell(s) did not converge; reported, not failures (protocol.unstable_fails_ci: false):\n";
-      for (const auto& n : notes) std::cerr << "  " << n << "\n";
-    }
-    if (!failures.empty()) {
-      std::cerr << "bench run --ci: " << failures.size() << " failure(s):\n";
-      for (const auto& f : failures) std::cerr << "  " << f << "\n";
-      return kExitFailure;
-    }
-    std::cerr << "bench run --ci: pass\n";
-  }
-  return kExitOk;
+  return report_run(result, *reporter, ro.out_path, ci ? &required : nullptr,
+                    experiment.protocol.unstable_fails_ci);
 }
 
 }  // namespace bb::cli

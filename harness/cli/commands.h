@@ -1,6 +1,5 @@
 // The subcommands of `bench`. Each takes the arguments after its name and returns the process
-// exit code: 0 success, 1 the command ran and found a failure, 2 a usage error (bad flag, bad
-// input file), 3 an internal error.
+// exit code: one of the constants below (README.md's "Exit codes").
 #pragma once
 
 #include <string>
@@ -8,10 +7,11 @@
 
 namespace bb::cli {
 
-inline constexpr int kExitOk = 0;
-inline constexpr int kExitFailure = 1;
-inline constexpr int kExitUsage = 2;
-inline constexpr int kExitInternal = 3;
+inline constexpr int kExitOk = 0;             // success
+inline constexpr int kExitFailure = 1;        // the command ran and found a failure (bench run --ci, ...)
+inline constexpr int kExitUsage = 2;          // usage or input error: bad flag, bad config, bad input file
+inline constexpr int kExitInternal = 3;       // internal error: anything else that stopped the command
+inline constexpr int kExitInterrupted = 130;  // stopped by SIGINT (128 + 2, the shell's convention)
 
 int cmd_plugins(const std::vector<std::string>& args);
 int cmd_synth(const std::vector<std::string>& args);

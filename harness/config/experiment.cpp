@@ -27,7 +27,7 @@ ConfigError::ConfigError(std::string file, int line, int column, const std::stri
       line_(line),
       column_(column) {}
 
-std::string_view order_name(Order o) { return o == Order::Sequential ? "sequential" : "interleaved"; }
+std::string_view order_name(Order o) { return o == Order::kSequential ? "sequential" : "interleaved"; }
 std::string_view cache_state_name(CacheState c) { return c == CacheState::Warm ? "warm" : "cold"; }
 
 namespace {
@@ -408,8 +408,8 @@ void Reader::read_protocol(const Field& f, Protocol& p) const {
     if (x.key == "seed")
       p.seed = static_cast<uint64_t>(integer(x.value, path, 0, INT64_MAX, "an integer >= 0"));
     if (x.key == "order")
-      p.order = one_of(x.value, path, {"interleaved", "sequential"}) == "sequential" ? Order::Sequential
-                                                                                     : Order::Interleaved;
+      p.order = one_of(x.value, path, {"interleaved", "sequential"}) == "sequential" ? Order::kSequential
+                                                                                     : Order::kInterleaved;
     if (x.key == "cache")
       p.cache = one_of(x.value, path, {"cold", "warm"}) == "warm" ? CacheState::Warm : CacheState::Cold;
     if (x.key == "unstable_fails_ci") p.unstable_fails_ci = boolean(x.value, path);
@@ -729,13 +729,7 @@ Protocol Experiment::protocol_for(const std::string& backend) const {
   Protocol p = protocol;
   for (const BackendCaps& c : backend_caps) {
     if (c.backend != backend) continue;
-    if (c.warmup_ms) p.warmup_ms = *c.warmup_ms;
-    if (c.warmup_min_iterations) p.warmup_min_iterations = *c.warmup_min_iterations;
-    if (c.min_samples) p.min_samples = *c.min_samples;
-    if (c.max_samples) p.max_samples = *c.max_samples;
-    if (c.cv_target) p.cv_target = *c.cv_target;
-    if (c.max_seconds_per_cell) p.max_seconds_per_cell = *c.max_seconds_per_cell;
-    p.min_samples = std::min(p.min_samples, p.max_samples);
+    static_cast<measure::ProtocolSettings&>(p) = measure::with_caps(p, c);
   }
   return p;
 }

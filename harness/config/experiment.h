@@ -13,6 +13,7 @@
 #include "brickbench/brick_abi.h"
 #include "config/brick.h"
 #include "config/tolerance.h"
+#include "measure/protocol.h"
 
 namespace bb::config {
 
@@ -51,18 +52,13 @@ struct ModelSpec {
   ModelSource source = ModelSource::Synthetic;
 };
 
-enum class Order { Interleaved, Sequential };
+// The scheduling order of cells: one enum, the sampler's.
+using Order = measure::SchedulingOrder;
 enum class CacheState { Cold, Warm };
 
-struct Protocol {
-  double warmup_ms = 200;              // warm-up lasts at least this long ...
-  int64_t warmup_min_iterations = 10;  // ... and at least this many iterations
-  int64_t min_samples = 20;
-  int64_t max_samples = 500;
-  double cv_target = 0.03;           // stop sampling once CV <= this (after min_samples)
-  double max_seconds_per_cell = 20;  // wall-clock cap of one cell's sampling
-  uint64_t seed = 42;                // order of cells, inputs
-  Order order = Order::Interleaved;
+// The config's `protocol:` block: the sampler's settings (one type, one default per setting:
+// measure::ProtocolSettings; `seed` also seeds the inputs) and what only a run needs.
+struct Protocol : measure::ProtocolSettings {
   CacheState cache = CacheState::Cold;
   // `bench run --ci` fails on UNSTABLE / CAPPED_SLOW cells of graded backends. A plumbing check on
   // a shared machine (configs/smoke.yaml) turns that off: budgets and equivalence still fail it.
@@ -70,15 +66,9 @@ struct Protocol {
   bool operator==(const Protocol&) const = default;
 };
 
-// Per-backend overrides of the protocol (unset = the protocol's value).
-struct BackendCaps {
+// Per-backend overrides of the protocol (unset = the protocol's value; measure::with_caps).
+struct BackendCaps : measure::ProtocolCaps {
   std::string backend;
-  std::optional<double> warmup_ms;
-  std::optional<int64_t> warmup_min_iterations;
-  std::optional<int64_t> min_samples;
-  std::optional<int64_t> max_samples;
-  std::optional<double> cv_target;
-  std::optional<double> max_seconds_per_cell;
   // Measured (briefly, with the caps) and used as the truth for equivalence, but never graded:
   // no budget verdict, and its UNSTABLE cells do not fail --ci.
   bool reference_only = false;

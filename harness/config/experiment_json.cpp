@@ -54,13 +54,7 @@ void write_classes(Writer& w, const Experiment& e, Brick brick, int32_t type) {
   write_tolerance(w, e.tolerance(brick, type, ToleranceClass::FloatActivations));
 }
 
-void write_experiment(Writer& w, const Experiment& e) {
-  w.StartObject();
-  key(w, "experiment_schema");
-  w.Int(1);
-  key(w, "name");
-  str(w, e.name);
-
+void write_model(Writer& w, const Experiment& e) {
   key(w, "model");
   w.StartObject();
   key(w, "gguf");
@@ -89,17 +83,9 @@ void write_experiment(Writer& w, const Experiment& e) {
     w.Null();
   }
   w.EndObject();
+}
 
-  key(w, "backends");
-  w.StartArray();
-  for (const auto& b : e.backends) str(w, b);
-  w.EndArray();
-  key(w, "reference");
-  str(w, e.reference);
-  key(w, "threads");
-  w.Int(e.threads);
-
-  const Protocol& p = e.protocol;
+void write_protocol(Writer& w, const Protocol& p) {
   key(w, "protocol");
   w.StartObject();
   key(w, "cache");
@@ -125,7 +111,9 @@ void write_experiment(Writer& w, const Experiment& e) {
   key(w, "warmup_ms");
   w.Double(p.warmup_ms);
   w.EndObject();
+}
 
+void write_backend_caps(Writer& w, const Experiment& e) {
   key(w, "backend_caps");  // backend_caps is kept sorted by name
   w.StartObject();
   for (const BackendCaps& c : e.backend_caps) {
@@ -142,7 +130,9 @@ void write_experiment(Writer& w, const Experiment& e) {
     w.EndObject();
   }
   w.EndObject();
+}
 
+void write_backend_options(Writer& w, const Experiment& e) {
   // Written only when set, so the hash of every config without it is what it was before the key existed.
   if (!e.backend_options.empty()) {
     key(w, "backend_options");  // sorted by backend name, options in config order
@@ -158,7 +148,9 @@ void write_experiment(Writer& w, const Experiment& e) {
     }
     w.EndObject();
   }
+}
 
+void write_bricks(Writer& w, const Experiment& e) {
   key(w, "bricks");
   w.StartArray();
   for (const BrickSpec& b : e.bricks) {
@@ -204,7 +196,9 @@ void write_experiment(Writer& w, const Experiment& e) {
     w.EndObject();
   }
   w.EndArray();
+}
 
+void write_tolerances(Writer& w, const Experiment& e) {
   // Effective tolerances of every brick (defaults included, so a changed default changes the
   // hash), plus the per-type entries a config overrides.
   key(w, "tolerances");
@@ -233,6 +227,31 @@ void write_experiment(Writer& w, const Experiment& e) {
     w.EndObject();
   }
   w.EndObject();
+}
+
+void write_experiment(Writer& w, const Experiment& e) {
+  w.StartObject();
+  key(w, "experiment_schema");
+  w.Int(1);
+  key(w, "name");
+  str(w, e.name);
+
+  write_model(w, e);
+
+  key(w, "backends");
+  w.StartArray();
+  for (const auto& b : e.backends) str(w, b);
+  w.EndArray();
+  key(w, "reference");
+  str(w, e.reference);
+  key(w, "threads");
+  w.Int(e.threads);
+
+  write_protocol(w, e.protocol);
+  write_backend_caps(w, e);
+  write_backend_options(w, e);
+  write_bricks(w, e);
+  write_tolerances(w, e);
   w.EndObject();
 }
 

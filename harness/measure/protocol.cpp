@@ -61,6 +61,7 @@ ProtocolSettings with_caps(ProtocolSettings base, const ProtocolCaps& caps) {
   if (caps.warmup_min_iterations) base.warmup_min_iterations = *caps.warmup_min_iterations;
   if (caps.min_samples) base.min_samples = *caps.min_samples;
   if (caps.max_samples) base.max_samples = *caps.max_samples;
+  if (caps.cv_target) base.cv_target = *caps.cv_target;
   if (caps.max_seconds_per_cell) base.max_seconds_per_cell = *caps.max_seconds_per_cell;
   if (base.max_samples >= 1) base.min_samples = std::min(base.min_samples, base.max_samples);
   return base;
@@ -277,11 +278,6 @@ std::string CellSampler::status_reason() const {
              format(" (max_seconds_per_cell = %g s)", settings_.max_seconds_per_cell);
   }
   return head;
-}
-
-SampleStatistics CellSampler::statistics() const {
-  return compute_statistics(
-      samples_, BootstrapSettings{settings_.bootstrap_resamples, settings_.confidence, settings_.seed});
 }
 
 // ---------------------------------------------------------------------------------------------------

@@ -12,7 +12,7 @@
 //       cells[c].step_for(0.005);                 // a few ms of this cell, then the next one
 //       if (cells[c].done()) scheduler.mark_done(c);
 //     }
-//   ... cells[c].status(), cells[c].statistics(), cells[c].samples() go to the result file.
+//   ... cells[c].status(), cells[c].samples() (and compute_statistics of them) go to the result file.
 #pragma once
 
 #include <cstdint>
@@ -42,10 +42,11 @@ enum class SchedulingOrder {
   kSequential,   // one cell to the end, then the next, in index order (for debugging and comparison)
 };
 
-// Defaults are issue 3's `protocol:` block.
+// Defaults are issue 3's `protocol:` block; config::Protocol (the YAML's block) is this type, so
+// each setting has this one default.
 struct ProtocolSettings {
   double warmup_ms = 200;                          // warm-up lasts at least this long ...
-  int64_t warmup_min_iterations = 3;               // ... and at least this many iterations; all discarded
+  int64_t warmup_min_iterations = 10;              // ... and at least this many iterations; all discarded
   double min_sample_ms = default_min_sample_ms();  // one sample (K iterations) lasts at least this
   int64_t min_samples = 20;                        // no verdict of CONVERGED before this many samples
   int64_t max_samples = 500;
@@ -55,6 +56,7 @@ struct ProtocolSettings {
   SchedulingOrder order = SchedulingOrder::kInterleaved;
   int64_t bootstrap_resamples = 2000;
   double confidence = 0.95;  // of the median's bootstrap interval
+  bool operator==(const ProtocolSettings&) const = default;
 };
 
 // Per-backend overrides, so a slow reference (scalar_ref) is measured briefly. Unset fields keep the
@@ -65,6 +67,7 @@ struct ProtocolCaps {
   std::optional<int64_t> warmup_min_iterations;
   std::optional<int64_t> min_samples;
   std::optional<int64_t> max_samples;
+  std::optional<double> cv_target;
   std::optional<double> max_seconds_per_cell;
 };
 ProtocolSettings with_caps(ProtocolSettings base, const ProtocolCaps& caps);
@@ -133,9 +136,6 @@ class CellSampler {
   double elapsed_seconds() const { return elapsed_seconds_; }  // all timed work of this cell
   double current_cv() const;  // running stdev/mean of the samples: NaN when n < 2, 0 if all equal
   const ProtocolSettings& settings() const { return settings_; }
-
-  // compute_statistics(samples(), {bootstrap_resamples, confidence, seed}).
-  SampleStatistics statistics() const;
 
  private:
   double timed(int64_t iterations, const char* phase);

@@ -406,6 +406,52 @@ GgufFile::~GgufFile() {
   if (map_ && owns_map_) ::munmap(const_cast<uint8_t*>(map_), size_);
 }
 
+namespace {
+
+// One tensor info of the header, checked: name, extents, type, byte size, aligned offset.
+GgufTensorInfo read_tensor_info(Cursor& c, uint64_t i, uint64_t alignment) {
+  std::string where = "tensor[" + std::to_string(i) + "]";
+  GgufTensorInfo t;
+  t.name = c.read_string([&] { return where + " name"; });
+  if (t.name.empty()) c.fail(where + " name", "empty tensor name (corrupt file)");
+  std::string field = where + " '" + t.name + "'";
+  auto n_dims = c.read<uint32_t>([&] { return field + " n_dims"; });
+  if (n_dims < 1 || n_dims > 4)
+    c.fail(field + " n_dims", std::to_string(n_dims) + " dimensions; GGUF tensors have 1 to 4");
+  uint64_t n_elements = 1;
+  for (uint32_t d = 0; d < n_dims; ++d) {
+    std::string ne_field = field + " ne[" + std::to_string(d) + "]";
+    auto ne = c.read<int64_t>([&] { return ne_field; });
+    if (ne <= 0) c.fail(ne_field, std::to_string(ne) + " is not a positive extent");
+    if (mul_overflows(n_elements, static_cast<uint64_t>(ne), &n_elements) ||
+        n_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
+      c.fail(ne_field, "the element count overflows 63 bits (corrupt file)");
+    t.ne.push_back(ne);
+  }
+  auto type = c.read<uint32_t>([&] { return field + " type"; });
+  auto traits = type <= static_cast<uint32_t>(std::numeric_limits<int32_t>::max())
+                    ? ggml_type_traits(static_cast<int32_t>(type))
+                    : std::nullopt;
+  if (!traits)
+    c.fail(field + " type",
+           "unknown ggml type id " + std::to_string(type) +
+               " (known: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1 Q2_K..Q8_K I8..I64 F64)");
+  t.type = static_cast<int32_t>(type);
+  if (t.ne[0] % traits->block_elements != 0)
+    c.fail(field + " ne[0]", "row length " + std::to_string(t.ne[0]) + " is not a multiple of the " +
+                                 traits->name + " block size " + std::to_string(traits->block_elements));
+  uint64_t n_blocks = n_elements / static_cast<uint64_t>(traits->block_elements);
+  if (mul_overflows(n_blocks, static_cast<uint64_t>(traits->block_bytes), &t.nbytes))
+    c.fail(field, "the tensor's byte size overflows 64 bits (corrupt file)");
+  t.offset = c.read<uint64_t>([&] { return field + " offset"; });
+  if (t.offset % alignment != 0)
+    c.fail(field + " offset",
+           std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment));
+  return t;
+}
+
+}  // namespace
+
 void GgufFile::parse() {
   Cursor c(path_, map_, size_);
   if (size_ < 4)
@@ -467,43 +513,8 @@ void GgufFile::parse() {
   std::unordered_set<std::string> names;
   tensors_.reserve(static_cast<size_t>(n_tensors));
   for (uint64_t i = 0; i < n_tensors; ++i) {
-    std::string where = "tensor[" + std::to_string(i) + "]";
-    GgufTensorInfo t;
-    t.name = c.read_string([&] { return where + " name"; });
-    if (t.name.empty()) c.fail(where + " name", "empty tensor name (corrupt file)");
-    std::string field = where + " '" + t.name + "'";
-    auto n_dims = c.read<uint32_t>([&] { return field + " n_dims"; });
-    if (n_dims < 1 || n_dims > 4)
-      c.fail(field + " n_dims", std::to_string(n_dims) + " dimensions; GGUF tensors have 1 to 4");
-    uint64_t n_elements = 1;
-    for (uint32_t d = 0; d < n_dims; ++d) {
-      std::string ne_field = field + " ne[" + std::to_string(d) + "]";
-      auto ne = c.read<int64_t>([&] { return ne_field; });
-      if (ne <= 0) c.fail(ne_field, std::to_string(ne) + " is not a positive extent");
-      if (mul_overflows(n_elements, static_cast<uint64_t>(ne), &n_elements) ||
-          n_elements > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()))
-        c.fail(ne_field, "the element count overflows 63 bits (corrupt file)");
-      t.ne.push_back(ne);
-    }
-    auto type = c.read<uint32_t>([&] { return field + " type"; });
-    auto traits = type <= static_cast<uint32_t>(std::numeric_limits<int32_t>::max())
-                      ? ggml_type_traits(static_cast<int32_t>(type))
-                      : std::nullopt;
-    if (!traits)
-      c.fail(field + " type",
-             "unknown ggml type id " + std::to_string(type) +
-                 " (known: F32 F16 BF16 Q4_0 Q4_1 Q5_0 Q5_1 Q8_0 Q8_1 Q2_K..Q8_K I8..I64 F64)");
-    t.type = static_cast<int32_t>(type);
-    if (t.ne[0] % traits->block_elements != 0)
-      c.fail(field + " ne[0]", "row length " + std::to_string(t.ne[0]) + " is not a multiple of the " +
-                                   traits->name + " block size " + std::to_string(traits->block_elements));
-    uint64_t n_blocks = n_elements / static_cast<uint64_t>(traits->block_elements);
-    if (mul_overflows(n_blocks, static_cast<uint64_t>(traits->block_bytes), &t.nbytes))
-      c.fail(field, "the tensor's byte size overflows 64 bits (corrupt file)");
-    t.offset = c.read<uint64_t>([&] { return field + " offset"; });
-    if (t.offset % alignment_ != 0)
-      c.fail(field + " offset",
-             std::to_string(t.offset) + " is not a multiple of the alignment " + std::to_string(alignment_));
+    GgufTensorInfo t = read_tensor_info(c, i, alignment_);
+    const std::string field = "tensor[" + std::to_string(i) + "] '" + t.name + "'";
     if (!names.insert(t.name).second) c.fail(field, "duplicate tensor name (corrupt file)");
     tensors_.push_back(std::move(t));
   }

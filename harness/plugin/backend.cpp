@@ -5,7 +5,8 @@
 #include <utility>
 
 #include "model/ggml_types.h"
-#include "plugin/registry.h"
+#include "plugin/host_services.h"
+#include "plugin/loaded_plugin.h"
 
 namespace bb::plugin {
 namespace {

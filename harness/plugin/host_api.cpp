@@ -10,8 +10,7 @@
 #include <thread>
 #include <vector>
 
-#include "plugin/plugin_host.h"
-#include "plugin/registry.h"
+#include "plugin/host_services.h"
 
 namespace bb::plugin {
 namespace {
@@ -24,11 +23,11 @@ static_assert(std::atomic_ref<int32_t>::is_always_lock_free);
 std::atomic<int32_t> g_threads{0};  // 0: std::thread::hardware_concurrency()
 std::atomic<int32_t> g_log_level{BB_LOG_INFO};
 
-// Every live PluginHost, so set_host_threads reaches plugins already loaded. Leaked on purpose:
+// Every live HostServices, so set_host_threads reaches plugins already loaded. Leaked on purpose:
 // a registry in static storage may destroy its plugins after this translation unit's statics.
 struct LiveHosts {
   std::mutex mutex;
-  std::vector<PluginHost*> hosts;
+  std::vector<HostServices*> hosts;
 };
 LiveHosts& live_hosts() {
   static auto* live = new LiveHosts;
@@ -58,7 +57,7 @@ const char* level_name(int32_t level) {
 void host_log(void* host_data, int32_t level, const char* message) {
   if (level < g_log_level.load(std::memory_order_relaxed)) return;
   try {
-    std::string label = host_data ? static_cast<const PluginHost*>(host_data)->label() : "plugin";
+    std::string label = host_data ? static_cast<const HostServices*>(host_data)->label() : "plugin";
     std::fprintf(stderr, "[%s] %s: %s\n", label.c_str(), level_name(level), message ? message : "(null)");
   } catch (...) {
     // A log line is not worth an exception escaping into C code.
@@ -79,7 +78,7 @@ void host_aligned_free(void* /*host_data*/, void* ptr) { std::free(ptr); }
 
 }  // namespace
 
-PluginHost::PluginHost(std::string label) : api_{}, label_(std::move(label)) {
+HostServices::HostServices(std::string label) : api_{}, label_(std::move(label)) {
   api_.struct_size = sizeof(bb_host_api);
   api_.abi_major = BB_ABI_VERSION_MAJOR;
   api_.abi_minor = BB_ABI_VERSION_MINOR;
@@ -94,24 +93,24 @@ PluginHost::PluginHost(std::string label) : api_{}, label_(std::move(label)) {
   live.hosts.push_back(this);
 }
 
-PluginHost::~PluginHost() {
+HostServices::~HostServices() {
   auto& live = live_hosts();
   std::lock_guard lock(live.mutex);
   std::erase(live.hosts, this);
 }
 
-void PluginHost::set_label(std::string label) {
+void HostServices::set_label(std::string label) {
   std::lock_guard lock(label_mutex_);
   label_ = std::move(label);
 }
 
-std::string PluginHost::label() const {
+std::string HostServices::label() const {
   std::lock_guard lock(label_mutex_);
   return label_;
 }
 
 const bb_host_api* host_api() {
-  static auto* host = new PluginHost("plugin");  // leaked: see LiveHosts
+  static auto* host = new HostServices("plugin");  // leaked: see LiveHosts
   return host->api();
 }
 
@@ -119,7 +118,7 @@ void set_host_threads(int32_t n_threads) {
   g_threads.store(std::max(n_threads, 0));
   auto& live = live_hosts();
   std::lock_guard lock(live.mutex);
-  for (PluginHost* host : live.hosts) host->set_threads(host_threads());
+  for (HostServices* host : live.hosts) host->set_threads(host_threads());
 }
 
 int32_t host_threads() {

@@ -16,7 +16,7 @@
 #include <new>
 #include <sstream>
 
-#include "plugin/registry.h"
+#include "plugin/loaded_plugin.h"
 
 namespace bb::plugin::ipc {
 namespace {

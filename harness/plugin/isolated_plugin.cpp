@@ -1,280 +1,24 @@
-// The parent's side of `bench run --isolate`: spawning `bench plugin-host`, the watchdog around each
-// call (timeout, memory), and the proxy bb_plugin_api that forwards every call to the child.
+// The parent's side of `bench run --isolate`: the proxy bb_plugin_api that forwards every call to the
+// child through its channel (isolated_channel.h: spawning `bench plugin-host`, the watchdog around
+// each call), and the slots that give each isolated plugin its own table.
 #include "plugin/isolated_plugin.h"
-
-#include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
-#include <chrono>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <mutex>
 #include <optional>
-#include <thread>
 #include <utility>
 #include <vector>
 
 #include "plugin/backend.h"
+#include "plugin/host_services.h"
+#include "plugin/isolated_channel.h"
 #include "plugin/isolated_ipc.h"
-
-extern char** environ;
 
 namespace bb::plugin {
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-std::string signal_text(int sig) {
-  const char* abbrev = sigabbrev_np(sig);
-  const char* desc = strsignal(sig);
-  return std::string("killed by ") +
-         (abbrev ? std::string("SIG") + abbrev : "signal " + std::to_string(sig)) +
-         (desc ? std::string(" (") + desc + ")" : std::string());
-}
-
-std::string wait_status_text(int status) {
-  if (WIFSIGNALED(status)) return signal_text(WTERMSIG(status));
-  if (WIFEXITED(status)) {
-    const int code = WEXITSTATUS(status);
-    if (code == 4) return "exited after a C++ exception escaped the plugin";
-    return "exited with status " + std::to_string(code) +
-           (code == 0 ? std::string(" (the plugin called exit)")
-                      : std::string(" (the plugin called exit, or a sanitizer report: see stderr)"));
-  }
-  return "ended (wait status " + std::to_string(status) + ")";
-}
-
-int64_t rss_mib(pid_t pid) {
-  std::ifstream statm("/proc/" + std::to_string(pid) + "/statm");
-  int64_t size = 0, resident = 0;
-  if (!(statm >> size >> resident)) return 0;
-  return resident * static_cast<int64_t>(::sysconf(_SC_PAGESIZE)) / (1024 * 1024);
-}
-
-// The child process and the socket to it: one call at a time, each under the watchdog.
-class Channel {
- public:
-  Channel(std::string label, const IsolateOptions& options) : label_(std::move(label)), options_(options) {
-    memory_limit_mib_ =
-        options.memory_limit_mib > 0 ? options.memory_limit_mib : default_isolate_memory_limit_mib();
-  }
-  ~Channel() { shut_down(); }
-  Channel(const Channel&) = delete;
-  Channel& operator=(const Channel&) = delete;
-
-  // Starts `bench plugin-host`; false with the reason in failure_ when it cannot.
-  bool spawn(const std::string& plugin_path);
-
-  struct Reply {
-    int32_t status = BB_OK;
-    std::string message;
-    std::vector<uint8_t> frame;
-    ipc::Reader results;
-  };
-  // Sends the request and waits for the reply. False when the child is (or now becomes) unusable;
-  // then reply.status/message describe that and failure() is set.
-  bool call(ipc::Writer& request, const std::string& what, Reply& reply);
-
-  const std::optional<PluginFailure>& failure() const { return failure_; }
-  void set_label(std::string label) { label_ = std::move(label); }
-  int64_t take_elapsed_ns() { return std::exchange(elapsed_ns_, -1); }
-  void set_elapsed_ns(int64_t ns) { elapsed_ns_ = ns; }
-
- private:
-  void fail(bool timeout, const std::string& what, const std::string& how);
-  void reap(bool kill_first);
-  void shut_down();
-
-  std::string label_;
-  IsolateOptions options_;
-  int64_t memory_limit_mib_ = 0;
-  pid_t pid_ = -1;
-  int fd_ = -1;
-  std::optional<PluginFailure> failure_;
-  int64_t elapsed_ns_ = -1;
-};
-
-bool Channel::spawn(const std::string& plugin_path) {
-  int sv[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
-    failure_ =
-        PluginFailure{false, std::string("cannot create the plugin host's socket: ") + std::strerror(errno)};
-    return false;
-  }
-  // The child's end becomes its fd 3 (dup2 clears close-on-exec); its stdout goes to our stderr so
-  // a chatty plugin cannot corrupt `bench run --format json` on stdout.
-  constexpr int kChildFd = 3;
-  int child_end = sv[1];
-  if (child_end == kChildFd) child_end = ::fcntl(sv[1], F_DUPFD_CLOEXEC, 10);
-  std::string exe = options_.host_executable;
-  if (exe.empty()) {
-    std::array<char, 4096> buf{};
-    ssize_t n = ::readlink("/proc/self/exe", buf.data(), buf.size() - 1);
-    exe = n > 0 ? std::string(buf.data(), static_cast<size_t>(n)) : std::string();
-  }
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, child_end, kChildFd);
-  posix_spawn_file_actions_adddup2(&fa, STDERR_FILENO, STDOUT_FILENO);
-  std::vector<std::string> args = {exe,        "plugin-host", "--fd", std::to_string(kChildFd),
-                                   "--plugin", plugin_path};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t pid = -1;
-  const int rc = exe.empty() ? ENOENT : ::posix_spawn(&pid, exe.c_str(), &fa, nullptr, argv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  ::close(sv[1]);
-  if (child_end != sv[1]) ::close(child_end);
-  if (rc != 0) {
-    ::close(sv[0]);
-    failure_ =
-        PluginFailure{false, "cannot start the plugin host '" + exe + " plugin-host': " + std::strerror(rc)};
-    return false;
-  }
-  pid_ = pid;
-  fd_ = sv[0];
-  return true;
-}
-
-void Channel::reap(bool kill_first) {
-  if (pid_ <= 0) return;
-  if (kill_first) ::kill(pid_, SIGKILL);
-  int status = 0;
-  // A child that closed its socket exits at once; one that does not within a second is killed.
-  for (int i = 0; i < 100; ++i) {
-    pid_t r = ::waitpid(pid_, &status, WNOHANG);
-    if (r == pid_ || (r < 0 && errno != EINTR)) {
-      pid_ = -1;
-      return;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  ::kill(pid_, SIGKILL);
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  pid_ = -1;
-}
-
-void Channel::fail(bool timeout, const std::string& what, const std::string& how) {
-  if (fd_ >= 0) ::close(fd_);
-  fd_ = -1;
-  failure_ = PluginFailure{
-      timeout, "the plugin host of " + label_ + " " + (timeout ? "timed out" : "died") + " during " + what +
-                   ": " + how +
-                   (what == "loading" ? std::string() : "; its remaining cells are lost (not restarted)")};
-}
-
-void Channel::shut_down() {
-  if (fd_ >= 0) ::close(fd_);  // the child sees EOF and exits
-  fd_ = -1;
-  reap(false);
-}
-
-bool Channel::call(ipc::Writer& request, const std::string& what, Reply& reply) {
-  auto dead = [&] {
-    reply.status = BB_INTERNAL;
-    reply.message = failure_ ? failure_->reason : "the plugin host is gone";
-    return false;
-  };
-  if (failure_ || fd_ < 0) return dead();
-  if (request.buffer().size() > ipc::kMaxFrame) {  // the child is fine; this call cannot be made
-    reply.status = BB_INVALID_ARGUMENT;
-    reply.message = what + ": " + std::to_string(request.buffer().size() >> 20) +
-                    " MiB of arguments, more than an isolated plugin call carries (2 GiB)";
-    return false;
-  }
-  if (!ipc::send_frame(fd_, request.buffer())) {
-    int status = 0;
-    const pid_t pid = pid_;
-    if (pid > 0 && ::waitpid(pid, &status, 0) == pid) {
-      pid_ = -1;
-      fail(false, what, wait_status_text(status));
-    } else {
-      reap(true);
-      fail(false, what, "the socket to it broke");
-    }
-    return dead();
-  }
-  const auto start = Clock::now();
-  while (true) {
-    pollfd p{fd_, POLLIN, 0};
-    const int n = ::poll(&p, 1, 50);
-    if (n < 0 && errno != EINTR) {
-      reap(true);
-      fail(false, what, std::string("poll failed: ") + std::strerror(errno));
-      return dead();
-    }
-    if (n > 0) break;
-    const double waited = std::chrono::duration<double>(Clock::now() - start).count();
-    if (waited > options_.call_timeout_s) {
-      reap(true);
-      char buf[96];
-      std::snprintf(buf, sizeof buf, "no answer after %.1f s (limit %.1f s, --isolate-timeout); killed",
-                    waited, options_.call_timeout_s);
-      fail(true, what, buf);
-      return dead();
-    }
-    if (const int64_t rss = rss_mib(pid_); memory_limit_mib_ > 0 && rss > memory_limit_mib_) {
-      reap(true);
-      fail(false, what,
-           "its memory grew to " + std::to_string(rss) + " MiB, past the limit of " +
-               std::to_string(memory_limit_mib_) + " MiB (--isolate-memory-mib); killed");
-      return dead();
-    }
-  }
-  if (!ipc::recv_frame(fd_, reply.frame)) {
-    int status = 0;
-    pid_t r = -1;
-    // EOF: the child is exiting; wait for it (briefly) to learn how it ended.
-    for (int i = 0; i < 200 && r != pid_; ++i) {
-      r = ::waitpid(pid_, &status, WNOHANG);
-      if (r == 0) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      if (r < 0 && errno != EINTR) break;
-    }
-    if (r == pid_) {
-      pid_ = -1;
-      fail(false, what, wait_status_text(status));
-    } else {
-      reap(true);
-      fail(false, what, "it closed the connection (killed)");
-    }
-    return dead();
-  }
-  reply.results = ipc::Reader(reply.frame.data(), reply.frame.size());
-  try {
-    reply.status = reply.results.pod<int32_t>();
-    if (reply.status != BB_OK) reply.message = reply.results.str();
-  } catch (const ipc::ProtocolError& e) {
-    reap(true);
-    fail(false, what, e.what());
-    return dead();
-  }
-  // The watchdog looks between polls; a call that grows and answers quickly is caught here.
-  if (const int64_t rss = rss_mib(pid_); memory_limit_mib_ > 0 && rss > memory_limit_mib_) {
-    reap(true);
-    fail(false, what,
-         "its memory grew to " + std::to_string(rss) + " MiB, past the limit of " +
-             std::to_string(memory_limit_mib_) + " MiB (--isolate-memory-mib); killed");
-    return dead();
-  }
-  if (reply.status == ipc::kFatalStatus) {
-    const std::string message = reply.message;
-    reap(false);
-    fail(false, what, message);
-    return dead();
-  }
-  return true;
-}
 
 // ---- the proxy table ------------------------------------------------------------------------------
 
@@ -295,16 +39,16 @@ const char* p_error_message(const bb_error* e) {
 void p_error_destroy(bb_error* e) { delete reinterpret_cast<ProxyError*>(e); }
 
 struct ProxyContext {
-  Channel* ch;
+  IsolatedChannel* ch;
   uint64_t id;
 };
 struct ProxyPlan {
-  Channel* ch;
+  IsolatedChannel* ch;
   uint64_t id;
   std::string brick;  // for failure messages: "the last brick"
 };
 struct ProxySession {
-  Channel* ch;
+  IsolatedChannel* ch;
   uint64_t id;
   bb_model_dims dims;
   std::vector<std::string> metric_strings;
@@ -312,7 +56,8 @@ struct ProxySession {
 };
 
 // Runs one call; on success `reply.results` is positioned at the results. A bb_error* otherwise.
-bb_error* forward(Channel* ch, ipc::Writer& w, const std::string& what, Channel::Reply& reply) {
+bb_error* forward(IsolatedChannel* ch, ipc::Writer& w, const std::string& what,
+                  IsolatedChannel::Reply& reply) {
   try {
     if (!ch->call(w, what, reply)) return make_error(reply.status, reply.message);
     if (reply.status != BB_OK) return make_error(reply.status, reply.message);
@@ -340,7 +85,7 @@ void p_context_destroy(bb_context* c) {
     ipc::Writer w;
     w.pod(ipc::Call::ContextDestroy);
     w.pod(pc->id);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pc->ch, w, "context_destroy", r)) p_error_destroy(e);
   }
   delete pc;
@@ -372,7 +117,7 @@ bb_error* p_plan_create(bb_context* c, const bb_plan_desc* d, bb_plan** out) {
     const size_t n_out = d->outputs ? static_cast<size_t>(std::max(0, d->n_outputs)) : 0;
     w.pod<uint64_t>(n_out);
     for (size_t i = 0; i < n_out; ++i) ipc::write_tensor(w, d->outputs[i], false, false);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pc->ch, w, "plan_create (brick " + brick + ")", r)) return e;
     *out = reinterpret_cast<bb_plan*>(new ProxyPlan{pc->ch, r.results.pod<uint64_t>(), brick});
     return nullptr;
@@ -386,7 +131,7 @@ void p_plan_destroy(bb_plan* p) {
     ipc::Writer w;
     w.pod(ipc::Call::PlanDestroy);
     w.pod(pp->id);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pp->ch, w, "plan_destroy (brick " + pp->brick + ")", r)) p_error_destroy(e);
   }
   delete pp;
@@ -401,7 +146,7 @@ bb_error* p_plan_write_inputs(bb_plan* p, int32_t n, const bb_tensor* t) {
     const size_t count = t ? static_cast<size_t>(std::max(0, n)) : 0;
     w.pod<uint64_t>(count);
     for (size_t i = 0; i < count; ++i) ipc::write_tensor(w, t[i], true, false);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     return forward(pp->ch, w, "plan_write_inputs (brick " + pp->brick + ")", r);
   });
 }
@@ -414,7 +159,7 @@ bb_error* p_plan_run(bb_plan* p, bb_run_args* a) {
     w.pod(pp->id);
     w.pod<int64_t>(a->iterations);
     w.pod<int64_t>(a->weight_set_begin);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pp->ch, w, "plan_run (brick " + pp->brick + ")", r)) return e;
     pp->ch->set_elapsed_ns(r.results.pod<int64_t>());
     const int32_t valid = r.results.pod<int32_t>();
@@ -437,7 +182,7 @@ bb_error* p_plan_read_outputs(bb_plan* p, int32_t n, bb_tensor* t) {
     w.pod<uint64_t>(count);
     // With the host's bytes (poisoned by the runner), so entries the plugin leaves alone stay poisoned.
     for (size_t i = 0; i < count; ++i) ipc::write_tensor(w, t[i], true, false);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pp->ch, w, "plan_read_outputs (brick " + pp->brick + ")", r)) return e;
     if (r.results.pod<uint64_t>() != count)
       return make_error(BB_INTERNAL, "plugin host: output count differs");
@@ -461,7 +206,7 @@ bb_error* p_session_create(bb_context* c, const bb_session_desc* d, bb_session**
     const size_t count = d->tensors ? static_cast<size_t>(std::max(0, d->n_tensors)) : 0;
     w.pod<uint64_t>(count);
     for (size_t i = 0; i < count; ++i) ipc::write_tensor(w, d->tensors[i], true, true);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(pc->ch, w, "session_create", r)) return e;
     *out =
         reinterpret_cast<bb_session*>(new ProxySession{pc->ch, r.results.pod<uint64_t>(), *d->dims, {}, {}});
@@ -476,7 +221,7 @@ void p_session_destroy(bb_session* s) {
     ipc::Writer w;
     w.pod(ipc::Call::SessionDestroy);
     w.pod(ps->id);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_destroy", r)) p_error_destroy(e);
   }
   delete ps;
@@ -492,7 +237,7 @@ bb_error* p_session_decode(bb_session* s, bb_decode_args* a) {
     w.pod<int32_t>(a->pos);
     w.pod<int64_t>(a->iterations);
     w.pod<uint8_t>(a->logits ? 1 : 0);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_decode (brick decode)", r)) return e;
     ps->ch->set_elapsed_ns(r.results.pod<int64_t>());
     a->device_time_valid = r.results.pod<int32_t>();
@@ -511,7 +256,7 @@ bb_error* p_session_read_logits(bb_session* s, float* logits, int32_t n_vocab) {
     w.pod(ipc::Call::SessionReadLogits);
     w.pod(ps->id);
     w.pod<int32_t>(n_vocab);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_read_logits", r)) return e;
     auto [data, size] = r.results.blob();
     if (logits && size == static_cast<size_t>(std::max(n_vocab, 0)) * sizeof(float))
@@ -533,7 +278,7 @@ bb_error* p_session_write_kv(bb_session* s, const bb_kv_write_args* a) {
     w.pod<int32_t>(a->n_pos);
     w.blob(a->k, a->k ? n : 0);
     w.blob(a->v, a->v ? n : 0);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     return forward(ps->ch, w, "session_write_kv", r);
   });
 }
@@ -547,7 +292,7 @@ bb_error* p_session_generate(bb_session* s, bb_generate_args* a) {
     w.blob(a->prompt, a->prompt ? static_cast<size_t>(std::max(0, a->n_prompt)) * sizeof(int32_t) : 0);
     w.pod<int32_t>(a->n_generate);
     w.pod<int32_t>(a->pos_begin);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_generate (brick generate)", r)) return e;
     ps->ch->set_elapsed_ns(r.results.pod<int64_t>());
     a->device_time_valid = r.results.pod<int32_t>();
@@ -565,7 +310,7 @@ bb_error* p_session_get_metrics(bb_session* s, const bb_kv** kvs, size_t* n) {
     ipc::Writer w;
     w.pod(ipc::Call::SessionGetMetrics);
     w.pod(ps->id);
-    Channel::Reply r;
+    IsolatedChannel::Reply r;
     if (bb_error* e = forward(ps->ch, w, "session_get_metrics", r)) return e;
     const uint64_t count = r.results.pod<uint64_t>();
     ps->metric_strings.clear();
@@ -589,7 +334,7 @@ std::array<IsolatedPlugin*, kSlots> g_slots{};
 
 class IsolatedPlugin final : public LoadedPlugin {
  public:
-  IsolatedPlugin(std::unique_ptr<Channel> ch, PluginInfo info, uint32_t bits, size_t slot);
+  IsolatedPlugin(std::unique_ptr<IsolatedChannel> ch, PluginInfo info, uint32_t bits, size_t slot);
   ~IsolatedPlugin() override;
   const bb_plugin_api* api() const override { return &api_; }
   const PluginInfo& info() const override { return info_; }
@@ -613,7 +358,7 @@ class IsolatedPlugin final : public LoadedPlugin {
         w.cstr(a->options[i].key);
         w.cstr(a->options[i].value);
       }
-      Channel::Reply r;
+      IsolatedChannel::Reply r;
       if (bb_error* e = forward(ch_.get(), w, "context_create", r)) return e;
       *out = reinterpret_cast<bb_context*>(new ProxyContext{ch_.get(), r.results.pod<uint64_t>()});
       return nullptr;
@@ -631,7 +376,7 @@ class IsolatedPlugin final : public LoadedPlugin {
   }
 
  private:
-  std::unique_ptr<Channel> ch_;
+  std::unique_ptr<IsolatedChannel> ch_;
   PluginInfo info_;
   std::vector<bb_kv> build_kvs_;
   size_t slot_;
@@ -661,7 +406,8 @@ constexpr std::array<SlotFns, kSlots> make_slot_fns(std::index_sequence<I...>) {
 }
 constexpr std::array<SlotFns, kSlots> kSlotFns = make_slot_fns(std::make_index_sequence<kSlots>());
 
-IsolatedPlugin::IsolatedPlugin(std::unique_ptr<Channel> ch, PluginInfo info, uint32_t bits, size_t slot)
+IsolatedPlugin::IsolatedPlugin(std::unique_ptr<IsolatedChannel> ch, PluginInfo info, uint32_t bits,
+                               size_t slot)
     : ch_(std::move(ch)), info_(std::move(info)), slot_(slot) {
   for (const auto& [k, v] : info_.build_info) build_kvs_.push_back({k.c_str(), v.c_str()});
   api_.struct_size = sizeof(api_);
@@ -722,12 +468,6 @@ void release_slot(size_t slot) {
 
 }  // namespace
 
-int64_t default_isolate_memory_limit_mib() {
-  const long pages = ::sysconf(_SC_PHYS_PAGES), page = ::sysconf(_SC_PAGESIZE);
-  if (pages <= 0 || page <= 0) return 0;
-  return static_cast<int64_t>(pages) * page / (1024 * 1024) * 3 / 4;
-}
-
 std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path, PluginInfo& info,
                                                          const IsolateOptions& options) {
   info.path = path;
@@ -737,11 +477,11 @@ std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path
     return nullptr;
   };
   if (!std::filesystem::path(path).is_absolute()) return reject("not an absolute path: " + path);
-  auto ch = std::make_unique<Channel>(std::filesystem::path(path).filename().string(), options);
+  auto ch = std::make_unique<IsolatedChannel>(std::filesystem::path(path).filename().string(), options);
   if (!ch->spawn(path)) return reject(ch->failure()->reason);
   ipc::Writer w;
   w.pod(ipc::Call::Load);
-  Channel::Reply r;
+  IsolatedChannel::Reply r;
   if (!ch->call(w, "loading", r)) return reject(r.message);
   uint32_t bits = 0;
   try {

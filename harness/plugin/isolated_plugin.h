@@ -15,7 +15,7 @@
 #include <memory>
 #include <string>
 
-#include "plugin/registry.h"
+#include "plugin/loaded_plugin.h"
 
 namespace bb::plugin {
 
@@ -24,8 +24,5 @@ namespace bb::plugin {
 // rejected with that reason.
 std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path, PluginInfo& info,
                                                          const IsolateOptions& options);
-
-// The memory limit used when IsolateOptions::memory_limit_mib is 0: 3/4 of physical memory.
-int64_t default_isolate_memory_limit_mib();
 
 }  // namespace bb::plugin

@@ -1,5 +1,6 @@
-// Finding and loading backend plugins (Boost.DLL): directories, explicit files, ABI negotiation,
-// the probe, and the reason every rejected candidate was rejected.
+// Finding backend plugins: directories, explicit files, and the reason every rejected candidate was
+// rejected. Loading is the in-process loader's (in_process_plugin.h) or the isolated one's
+// (isolated_plugin.h), which share the types of loaded_plugin.h; the registry chooses between them.
 #pragma once
 
 #include <cstdint>
@@ -10,52 +11,11 @@
 #include <vector>
 
 #include "brickbench/brick_abi.h"
+#include "plugin/host_services.h"
+#include "plugin/in_process_plugin.h"
+#include "plugin/loaded_plugin.h"
 
 namespace bb::plugin {
-
-// What `bench plugins` prints and result files record about one candidate .so.
-struct PluginInfo {
-  std::string path;       // absolute
-  std::string origin;     // where it was found: "--plugin", "--plugin-dir", "BRICKBENCH_PLUGIN_PATH", ...
-  bool usable = false;    // loaded, right ABI major, probe > 0
-  std::string rejection;  // why not usable (empty when usable)
-  std::string name, version, description;
-  uint32_t abi_major = 0, abi_minor = 0;  // 0.0 until the plugin's table was read
-  int32_t probe_score = 0;                // 1 when the plugin has no probe
-  bool has_probe = false;
-  std::string probe_reason;  // what the probe wrote (required when it returns 0, optional else)
-  std::vector<bb_capability> capabilities;
-  std::vector<std::pair<std::string, std::string>> build_info;
-};
-
-// Why an isolated plugin (isolated_plugin.h) stopped working: its child process died or was
-// killed. TIMEOUT when a call outlived the timeout; CRASHED for everything else.
-struct PluginFailure {
-  bool timeout = false;
-  std::string reason;  // "the plugin host of faulty died during plan_run (brick ffn): killed by SIGSEGV ..."
-};
-
-// A loaded library and its function table; lives as long as anything made from it.
-class LoadedPlugin {
- public:
-  virtual ~LoadedPlugin() = default;
-  virtual const bb_plugin_api* api() const = 0;
-  virtual const PluginInfo& info() const = 0;
-  bool supports(int32_t op, int32_t weight_type) const;  // honours BB_TYPE_ANY on either side
-  // Isolated plugins only: set once the child is gone; every later call fails.
-  virtual std::optional<PluginFailure> failure() const { return std::nullopt; }
-  // Isolated plugins only: the child's own clock around the last plan_run / session_decode /
-  // session_generate (seconds), read once; nullopt in-process (the host's clock is the truth).
-  virtual std::optional<double> take_call_seconds() const { return std::nullopt; }
-};
-
-// `bench run --isolate` (isolated_plugin.h): each plugin in a child process of its own.
-struct IsolateOptions {
-  bool enabled = false;
-  std::string host_executable;   // the `bench` that serves `plugin-host`; "" = this executable
-  double call_timeout_s = 120;   // one call (plan_create, plan_run, ...) longer than this: TIMEOUT
-  int64_t memory_limit_mib = 0;  // child RSS above this: killed, CRASHED; 0 = 3/4 of physical memory
-};
 
 struct SearchPaths {
   std::vector<std::string> dirs;   // --plugin-dir (repeatable)
@@ -107,25 +67,5 @@ class PluginRegistry {
   std::vector<std::string> warnings_;
   std::vector<std::string> seen_files_;  // canonical paths already loaded or rejected
 };
-
-// Loads one candidate file (absolute path): the whole negotiation of discover() for a single .so.
-// Returns the plugin when usable; `info` always says what was learnt and, if rejected, why.
-std::shared_ptr<const LoadedPlugin> load_plugin(const std::string& path, PluginInfo& info);
-
-// The host services handed to every plugin (logging to stderr, aligned allocation, thread count,
-// cancel flag). One static instance per process; each loaded plugin gets a copy whose host_data
-// names the plugin in its log lines.
-const bb_host_api* host_api();
-// Threads offered to plugins (host->n_threads); <= 0 restores std::thread::hardware_concurrency().
-// Updates the plugins already loaded too.
-void set_host_threads(int32_t n_threads);
-int32_t host_threads();
-// Plugin log lines below this level (bb_log_level) are dropped; default BB_LOG_INFO.
-void set_host_log_level(int32_t level);
-// Sets the cancel flag plugins poll. Async-signal-safe (a lock-free atomic store), so a SIGINT
-// handler may call it.
-void request_cancel();
-bool cancel_requested();
-void reset_cancel();  // for tests and for a host that runs again after a cancelled cell
 
 }  // namespace bb::plugin

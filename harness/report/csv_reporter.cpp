@@ -2,9 +2,9 @@
 #include <cmath>
 
 #include "model/ggml_types.h"
-#include "report/number_format.h"
 #include "report/reporter.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

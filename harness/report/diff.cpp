@@ -12,8 +12,8 @@
 #include "measure/seeded_index.h"
 #include "measure/significance.h"
 #include "measure/statistics.h"
-#include "report/number_format.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

@@ -35,7 +35,7 @@
 #include <string_view>
 #include <vector>
 
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::report {
 

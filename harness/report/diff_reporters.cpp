@@ -6,7 +6,7 @@
 #include <cmath>
 
 #include "report/diff.h"
-#include "report/number_format.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

@@ -19,9 +19,9 @@
 #include <map>
 
 #include "measure/statistics.h"
-#include "report/number_format.h"
 #include "report/reporter.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {
@@ -78,13 +78,8 @@ void time_fields(Writer& w, double seconds) {
   w.Key("time_unit"), str(w, "ns");
 }
 
-}  // namespace
-
-void GbenchReporter::report(const RunResult& r, std::ostream& out) const {
-  rapidjson::StringBuffer buf;
-  Writer w(buf);
-  w.SetIndent(' ', 2);
-  w.StartObject();
+// Google Benchmark's "context" block from the run's header and machine facts.
+void write_context(Writer& w, const RunResult& r) {
   w.Key("context");
   w.StartObject();
   w.Key("date"), str(w, r.started_utc);
@@ -118,6 +113,16 @@ void GbenchReporter::report(const RunResult& r, std::ostream& out) const {
   w.Key("brickbench_cpu_model"), str(w, env(r, "cpu_model"));
   w.Key("brickbench_state"), str(w, r.state);
   w.EndObject();
+}
+
+}  // namespace
+
+void GbenchReporter::report(const RunResult& r, std::ostream& out) const {
+  rapidjson::StringBuffer buf;
+  Writer w(buf);
+  w.SetIndent(' ', 2);
+  w.StartObject();
+  write_context(w, r);
 
   w.Key("benchmarks");
   w.StartArray();

@@ -8,9 +8,9 @@
 #include <algorithm>
 #include <cmath>
 
-#include "report/number_format.h"
 #include "report/report_assets.h"
 #include "report/table.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {
@@ -470,6 +470,48 @@ std::vector<PeerRate> peer_rates(const RunResult& r) {
   return out;
 }
 
+namespace {
+
+// The change against the baseline (bench report --baseline): the diff's outcome, chart, table and
+// per-backend summary.
+void write_diff_section(std::ostream& out, const DiffResult& d) {
+  out << "<h2 id=\"diff\">Change against the baseline</h2>\n<p class=\"sub\">BASE "
+      << html_escape(d.base_label)
+      << (d.base_started_utc.empty() ? "" : " (" + html_escape(d.base_started_utc) + ")") << " vs this run. "
+      << "Verdicts: Mann-Whitney U p &lt; " << html_escape(shortest_double(d.settings.alpha))
+      << " and a change of the median beyond " << html_escape(fixed(100 * d.settings.min_effect, 1))
+      << "% with its " << html_escape(fixed(100 * d.settings.confidence, 0))
+      << "% bootstrap interval excluding no change (see bench diff --help).</p>\n";
+  out << "<div class=\"outcome " << (d.regression() ? "bad" : "good") << "\">"
+      << html_escape(diff_outcome_line(d)) << "</div>\n";
+  list(out, d.warnings, "warnings");
+  bool any_compared =
+      std::any_of(d.cells.begin(), d.cells.end(), [](const CellDiff& c) { return c.compared(); });
+  if (any_compared)
+    chart(out, "diff", "change of each cell's median against the baseline, with its 95% interval");
+  std::vector<std::vector<std::string>> rows;
+  std::vector<std::string> classes;
+  for (const auto& c : d.cells) {
+    rows.push_back({c.id, c.backend, format_duration(c.median_base), format_duration(c.median_new),
+                    change_text(c.ratio), change_ci_text(c), p_value_text(c.p_value),
+                    diff_verdict_name(c.verdict), c.note});
+    classes.push_back(diff_verdict_name(c.verdict));
+  }
+  table(out, {"cell", "backend", "base", "new", "change", "95% CI", "p (U test)", "verdict", "note"},
+        {false, false, true, true, true, true, true, false, false}, rows, classes);
+  std::vector<std::string> summary;
+  for (const auto& s : d.backends) {
+    summary.push_back(s.backend + ": " + (s.compared ? change_text(s.geomean_ratio) : std::string("-")) +
+                      " geometric mean over " + std::to_string(s.compared) + " cells (" +
+                      std::to_string(s.faster) + " faster, " + std::to_string(s.slower) + " slower, " +
+                      std::to_string(s.same) + " same, " + std::to_string(s.noisy) + " noisy, " +
+                      std::to_string(s.only_in_one) + " only in one file)");
+  }
+  list(out, summary, "summary");
+}
+
+}  // namespace
+
 void HtmlReporter::report(const RunResult& r, std::ostream& out) const {
   const std::vector<PeerRate> peers = peer_rates(r);
   bool any_budget = false, any_roofline = false, any_bandwidth = false, any_token = !peers.empty();
@@ -511,43 +553,7 @@ void HtmlReporter::report(const RunResult& r, std::ostream& out) const {
   meta("command", r.command_line);
   out << "</div>\n";
 
-  if (diff_) {
-    const DiffResult& d = *diff_;
-    out << "<h2 id=\"diff\">Change against the baseline</h2>\n<p class=\"sub\">BASE "
-        << html_escape(d.base_label)
-        << (d.base_started_utc.empty() ? "" : " (" + html_escape(d.base_started_utc) + ")")
-        << " vs this run. "
-        << "Verdicts: Mann-Whitney U p &lt; " << html_escape(shortest_double(d.settings.alpha))
-        << " and a change of the median beyond " << html_escape(fixed(100 * d.settings.min_effect, 1))
-        << "% with its " << html_escape(fixed(100 * d.settings.confidence, 0))
-        << "% bootstrap interval excluding no change (see bench diff --help).</p>\n";
-    out << "<div class=\"outcome " << (d.regression() ? "bad" : "good") << "\">"
-        << html_escape(diff_outcome_line(d)) << "</div>\n";
-    list(out, d.warnings, "warnings");
-    bool any_compared =
-        std::any_of(d.cells.begin(), d.cells.end(), [](const CellDiff& c) { return c.compared(); });
-    if (any_compared)
-      chart(out, "diff", "change of each cell's median against the baseline, with its 95% interval");
-    std::vector<std::vector<std::string>> rows;
-    std::vector<std::string> classes;
-    for (const auto& c : d.cells) {
-      rows.push_back({c.id, c.backend, format_duration(c.median_base), format_duration(c.median_new),
-                      change_text(c.ratio), change_ci_text(c), p_value_text(c.p_value),
-                      diff_verdict_name(c.verdict), c.note});
-      classes.push_back(diff_verdict_name(c.verdict));
-    }
-    table(out, {"cell", "backend", "base", "new", "change", "95% CI", "p (U test)", "verdict", "note"},
-          {false, false, true, true, true, true, true, false, false}, rows, classes);
-    std::vector<std::string> summary;
-    for (const auto& s : d.backends) {
-      summary.push_back(s.backend + ": " + (s.compared ? change_text(s.geomean_ratio) : std::string("-")) +
-                        " geometric mean over " + std::to_string(s.compared) + " cells (" +
-                        std::to_string(s.faster) + " faster, " + std::to_string(s.slower) + " slower, " +
-                        std::to_string(s.same) + " same, " + std::to_string(s.noisy) + " noisy, " +
-                        std::to_string(s.only_in_one) + " only in one file)");
-    }
-    list(out, summary, "summary");
-  }
+  if (diff_) write_diff_section(out, *diff_);
 
   out << "<h2 id=\"budget\">Budgets</h2>\n";
   if (any_budget) {

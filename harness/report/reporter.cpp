@@ -3,7 +3,7 @@
 
 #include <stdexcept>
 
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 namespace bb::report {
 

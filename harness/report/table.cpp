@@ -5,7 +5,7 @@
 #include <cmath>
 #include <map>
 
-#include "report/number_format.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

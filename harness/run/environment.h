@@ -2,7 +2,7 @@
 // to warn when two runs come from different machines.
 #pragma once
 
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::run {
 

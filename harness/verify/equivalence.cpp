@@ -37,19 +37,6 @@ OutputComparison compare_outputs(const std::vector<std::vector<float>>& candidat
   return c;
 }
 
-OutputComparison compare_bytes(const std::vector<uint8_t>& candidate, const std::vector<uint8_t>& reference) {
-  if (candidate.size() != reference.size())
-    throw std::invalid_argument("compare_bytes: " + std::to_string(candidate.size()) + " bytes vs " +
-                                std::to_string(reference.size()));
-  OutputComparison c;
-  int64_t differ = 0;
-  for (size_t i = 0; i < candidate.size(); ++i) differ += candidate[i] != reference[i];
-  c.values = static_cast<int64_t>(candidate.size());
-  c.nmse = c.values ? static_cast<double>(differ) / static_cast<double>(c.values) : 0.0;
-  c.max_rel = differ ? 1.0 : 0.0;
-  return c;
-}
-
 double tie_margin(const std::vector<float>& row, std::optional<double> tol_nmse) {
   if (!tol_nmse || !(*tol_nmse > 0) || row.empty()) return 0.0;
   double ss = 0;

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "config/tolerance.h"
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::verify {
 
@@ -35,8 +35,6 @@ bool top1_acceptable(const std::vector<float>& reference_row, int32_t token, dou
 // (std::invalid_argument otherwise).
 OutputComparison compare_outputs(const std::vector<std::vector<float>>& candidate,
                                  const std::vector<std::vector<float>>& reference);
-// Byte outputs (copy): NMSE stands for the fraction of differing bytes.
-OutputComparison compare_bytes(const std::vector<uint8_t>& candidate, const std::vector<uint8_t>& reference);
 
 // The verdict: non-finite fails; each bound the tolerance sets must hold.
 report::Equivalence judge(const OutputComparison& c, const config::Tolerance& tolerance,

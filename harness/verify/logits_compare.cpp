@@ -52,18 +52,6 @@ void write_row(std::FILE* f, const std::vector<float>& row) {
 
 }  // namespace
 
-std::vector<int32_t> LogitsRecord::fed_tokens() const {
-  std::vector<int32_t> t = prompt;
-  if (!greedy.empty()) t.insert(t.end(), greedy.begin(), greedy.end() - 1);
-  return t;
-}
-
-std::vector<std::vector<float>> LogitsRecord::fed_logits() const {
-  auto l = prompt_logits;
-  if (!greedy_logits.empty()) l.insert(l.end(), greedy_logits.begin(), greedy_logits.end() - 1);
-  return l;
-}
-
 LogitsRecord read_logits_json(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
@@ -122,13 +110,6 @@ void write_logits_json(const LogitsRecord& r, const std::string& path) {
     throw std::runtime_error(path + ": write failed (disk full?)");
   }
   std::filesystem::rename(tmp, path);
-}
-
-int32_t argmax(const std::vector<float>& row) {
-  int32_t best = 0;
-  for (size_t i = 1; i < row.size(); ++i)
-    if (row[i] > row[best]) best = static_cast<int32_t>(i);
-  return best;
 }
 
 LogitsAgreement compare_logits(const std::vector<std::vector<float>>& candidate,

@@ -6,22 +6,12 @@
 #include <string>
 #include <vector>
 
+#include "workload/logits_record.h"
+
 namespace bb::verify {
 
-// The layout of ../shared/oracle/*.logits.json: logits of every prompt position, then after each
-// greedy token fed back one at a time.
-struct LogitsRecord {
-  int32_t n_vocab = 0;
-  std::vector<int32_t> prompt;
-  std::vector<std::vector<float>> prompt_logits;  // [prompt.size()][n_vocab]
-  std::vector<int32_t> greedy;
-  std::vector<std::vector<float>> greedy_logits;  // [greedy.size()][n_vocab]
-
-  // The tokens fed, position by position: prompt + greedy[:-1].
-  std::vector<int32_t> fed_tokens() const;
-  // Logits of those positions: prompt_logits + greedy_logits[:-1].
-  std::vector<std::vector<float>> fed_logits() const;
-};
+// The record of a decode (workload/logits_record.h), in the layout of the oracle's *.logits.json.
+using workload::LogitsRecord;
 
 // Throws std::runtime_error naming the file and what is malformed.
 LogitsRecord read_logits_json(const std::string& path);
@@ -40,6 +30,6 @@ struct LogitsAgreement {
 LogitsAgreement compare_logits(const std::vector<std::vector<float>>& candidate,
                                const std::vector<std::vector<float>>& reference);
 
-int32_t argmax(const std::vector<float>& row);  // first index of the maximum
+using workload::argmax;  // first index of the maximum
 
 }  // namespace bb::verify

@@ -26,6 +26,50 @@ config::BrickCost average_cost(Brick brick, const bb_model_dims& d, const config
   return sum.scaled(1.0 / static_cast<double>(layers.size()));
 }
 
+// Layers the weights rotate through: the entry's, else every layer; each checked against the model.
+std::vector<int32_t> selected_layers(const config::Experiment& e, const BrickSpec& b,
+                                     const bb_model_dims& d) {
+  std::vector<int32_t> layers = b.layers;
+  if (layers.empty())
+    for (int32_t i = 0; i < d.n_layer; ++i) layers.push_back(i);
+  for (int32_t l : layers)
+    if (l < 0 || l >= d.n_layer)
+      fail(e, b,
+           "layer " + std::to_string(l) + " is past the model's " + std::to_string(d.n_layer) +
+               " layers (0.." + std::to_string(d.n_layer - 1) + ")");
+  return layers;
+}
+
+// "Q4_K, Q6_K, ...": the weight types gemv can run on in this model.
+std::string gemv_type_list(const config::ModelTypes& types) {
+  std::string s;
+  for (int32_t t : config::gemv_types_present(types)) s += (s.empty() ? "" : ", ") + model::ggml_type_name(t);
+  return s;
+}
+
+// The cell with the layers it rotates through (cold: all of `rotation`; warm: the first) and its
+// cost per call (per token for decode / generate).
+CellSpec costed(CellSpec c, const std::vector<int32_t>& rotation, bool cold, const bb_model_dims& d,
+                const config::ModelTypes& types) {
+  c.layers =
+      cold ? rotation : std::vector<int32_t>(rotation.begin(), rotation.begin() + (rotation.empty() ? 0 : 1));
+  config::CostParams p;
+  p.context = c.context > 0 ? c.context : config::kDefaultContext;
+  p.kv_type = c.kv_type;
+  p.weight_type = c.weight_type;
+  p.tokens = c.tokens > 0 ? c.tokens : config::kDefaultGenerateTokens;
+  p.copy_bytes = c.copy_bytes;
+  if (c.brick == Brick::Decode) {
+    c.cost = config::decode_cost(d, types, p.context, c.kv_type);
+  } else if (c.brick == Brick::Generate) {
+    // per token: the average over the N decodes from context C
+    c.cost = config::brick_cost(Brick::Generate, d, types, 0, p).scaled(1.0 / p.tokens);
+  } else {
+    c.cost = average_cost(c.brick, d, types, c.layers, p);
+  }
+  return c;
+}
+
 }  // namespace
 
 std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwen2Model& model,
@@ -34,15 +78,7 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
   const bool cold = e.protocol.cache == config::CacheState::Cold;
   std::vector<CellSpec> cells;
   for (const BrickSpec& b : e.bricks) {
-    // Layers the weights rotate through.
-    std::vector<int32_t> layers = b.layers;
-    if (layers.empty())
-      for (int32_t i = 0; i < d.n_layer; ++i) layers.push_back(i);
-    for (int32_t l : layers)
-      if (l < 0 || l >= d.n_layer)
-        fail(e, b,
-             "layer " + std::to_string(l) + " is past the model's " + std::to_string(d.n_layer) +
-                 " layers (0.." + std::to_string(d.n_layer - 1) + ")");
+    const std::vector<int32_t> layers = selected_layers(e, b, d);
 
     CellSpec base;
     base.brick = b.brick;
@@ -51,23 +87,7 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
     const std::string name(config::brick_name(b.brick));
 
     auto finish = [&](CellSpec c, const std::vector<int32_t>& rotation) {
-      c.layers = cold ? rotation
-                      : std::vector<int32_t>(rotation.begin(), rotation.begin() + (rotation.empty() ? 0 : 1));
-      config::CostParams p;
-      p.context = c.context > 0 ? c.context : config::kDefaultContext;
-      p.kv_type = c.kv_type;
-      p.weight_type = c.weight_type;
-      p.tokens = c.tokens > 0 ? c.tokens : config::kDefaultGenerateTokens;
-      p.copy_bytes = c.copy_bytes;
-      if (c.brick == Brick::Decode) {
-        c.cost = config::decode_cost(d, types, p.context, c.kv_type);
-      } else if (c.brick == Brick::Generate) {
-        // per token: the average over the N decodes from context C
-        c.cost = config::brick_cost(Brick::Generate, d, types, 0, p).scaled(1.0 / p.tokens);
-      } else {
-        c.cost = average_cost(c.brick, d, types, c.layers, p);
-      }
-      cells.push_back(std::move(c));
+      cells.push_back(costed(std::move(c), rotation, cold, d, types));
     };
 
     switch (b.brick) {
@@ -122,13 +142,9 @@ std::vector<CellSpec> expand_cells(const config::Experiment& e, const model::Qwe
           auto gs = config::gemv_shape(d, types, type);
           const std::string tname = model::ggml_type_name(type);
           if (!gs || !gs->in_model)
-            fail(
-                e, b, "the model has no matrix of type " + tname + " to run gemv on; its types: " + [&] {
-                  std::string s;
-                  for (int32_t t : config::gemv_types_present(types))
-                    s += (s.empty() ? "" : ", ") + model::ggml_type_name(t);
-                  return s;
-                }());
+            fail(e, b,
+                 "the model has no matrix of type " + tname +
+                     " to run gemv on; its types: " + gemv_type_list(types));
           CellSpec c = base;
           c.weight_type = type;
           c.id = "gemv." + tname;

@@ -65,10 +65,10 @@ std::vector<std::vector<float>> DecodeDriver::teacher_forced(const std::vector<i
   return out;
 }
 
-verify::LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, int32_t n,
-                                          const std::function<void(int, int)>& progress) {
+LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, int32_t n,
+                                  const std::function<void(int, int)>& progress) {
   if (prompt.empty()) throw std::invalid_argument("greedy decode needs at least one prompt token");
-  verify::LogitsRecord r;
+  LogitsRecord r;
   r.n_vocab = dims_.n_vocab;
   r.prompt = prompt;
   const int total = static_cast<int>(prompt.size()) + n;
@@ -79,7 +79,7 @@ verify::LogitsRecord DecodeDriver::greedy(const std::vector<int32_t>& prompt, in
   }
   const std::vector<float>* last = &r.prompt_logits.back();
   for (int32_t i = 0; i < n; ++i) {
-    int32_t next = verify::argmax(*last);
+    int32_t next = argmax(*last);
     r.greedy.push_back(next);
     r.greedy_logits.push_back(decode(next, static_cast<int32_t>(prompt.size()) + i));
     last = &r.greedy_logits.back();
@@ -145,7 +145,7 @@ std::vector<int32_t> DecodeDriver::generate(const std::vector<int32_t>& prompt, 
     int32_t pos = pos_begin;
     for (int32_t t : prompt) logits = decode(t, pos++);
     for (int32_t i = 0; i < n; ++i) {
-      out[static_cast<size_t>(i)] = verify::argmax(logits);
+      out[static_cast<size_t>(i)] = argmax(logits);
       if (i + 1 < n) logits = decode(out[static_cast<size_t>(i)], pos++);
     }
   }

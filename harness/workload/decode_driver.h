@@ -12,7 +12,7 @@
 #include "model/qwen2_model.h"
 #include "plugin/backend.h"
 #include "plugin/registry.h"
-#include "verify/logits_compare.h"
+#include "workload/logits_record.h"
 
 namespace bb::workload {
 
@@ -31,8 +31,8 @@ class DecodeDriver {
   std::vector<std::vector<float>> teacher_forced(const std::vector<int32_t>& tokens);
   // prompt from position 0, then n greedy tokens fed back one at a time (the oracle's layout).
   // progress(i, n_total) is called after each decode when set.
-  verify::LogitsRecord greedy(const std::vector<int32_t>& prompt, int32_t n,
-                              const std::function<void(int, int)>& progress = {});
+  LogitsRecord greedy(const std::vector<int32_t>& prompt, int32_t n,
+                      const std::function<void(int, int)>& progress = {});
   const bb_model_dims& dims() const { return dims_; }
 
   // Benchmark use. Fills KV rows [0, n_rows) of every layer with kv_history(seed, ...) through

@@ -121,6 +121,36 @@ std::vector<float> kv_history(uint64_t seed, int32_t layer, bool is_v, int32_t n
                        mix(mix(seed, 0x6b76ULL), static_cast<uint64_t>(layer) * 2 + (is_v ? 1 : 0)));
 }
 
+namespace {
+
+// KV rows as the input's bytes: F16 (IEEE half, rounded) or F32.
+std::vector<uint8_t> kv_bytes(const std::vector<float>& v, int32_t kv_type) {
+  if (kv_type == BB_TYPE_F16) {
+    std::vector<uint8_t> bytes(v.size() * 2);
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint16_t h = f32_to_f16(v[i]);
+      std::memcpy(bytes.data() + 2 * i, &h, 2);
+    }
+    return bytes;
+  }
+  std::vector<uint8_t> bytes(v.size() * 4);
+  std::memcpy(bytes.data(), v.data(), bytes.size());
+  return bytes;
+}
+
+// The copy's seeded source bytes (no zero byte, so a copy that wrote nothing is seen).
+std::vector<uint8_t> copy_source(int64_t n, uint64_t seed) {
+  std::vector<uint8_t> bytes(static_cast<size_t>(n));
+  std::mt19937_64 rng(seed);
+  for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
+    uint64_t r = rng() | 0x0101010101010101ULL;  // no zero bytes
+    std::memcpy(bytes.data() + i, &r, 8);
+  }
+  return bytes;
+}
+
+}  // namespace
+
 PlanWorkload::PlanWorkload(const model::Qwen2Model& m, const CellSpec& c, uint64_t seed) : dims_(m.dims) {
   const bb_model_dims& d = dims_;
   const int64_t E = d.n_embd, H = int64_t(d.n_head) * d.head_dim, K = int64_t(d.n_head_kv) * d.head_dim;
@@ -140,18 +170,7 @@ PlanWorkload::PlanWorkload(const model::Qwen2Model& m, const CellSpec& c, uint64
   const int32_t kv_type = c.kv_type == BB_TYPE_F16 ? BB_TYPE_F16 : BB_TYPE_F32;
   auto kv_input = [&](const char* name, bool is_v, int64_t rows) {
     auto v = kv_history(s, 0, is_v, static_cast<int32_t>(rows), static_cast<int32_t>(K));
-    if (kv_type == BB_TYPE_F16) {
-      std::vector<uint8_t> bytes(v.size() * 2);
-      for (size_t i = 0; i < v.size(); ++i) {
-        uint16_t h = f32_to_f16(v[i]);
-        std::memcpy(bytes.data() + 2 * i, &h, 2);
-      }
-      add_input(name, BB_TYPE_F16, {rows, K}, std::move(bytes));
-    } else {
-      std::vector<uint8_t> bytes(v.size() * 4);
-      std::memcpy(bytes.data(), v.data(), bytes.size());
-      add_input(name, BB_TYPE_F32, {rows, K}, std::move(bytes));
-    }
+    add_input(name, kv_type, {rows, K}, kv_bytes(v, kv_type));
   };
   auto pos_input = [&](int32_t pos) {
     std::vector<uint8_t> bytes(4);
@@ -162,13 +181,7 @@ PlanWorkload::PlanWorkload(const model::Qwen2Model& m, const CellSpec& c, uint64
 
   switch (c.brick) {
     case Brick::Copy: {
-      std::vector<uint8_t> bytes(static_cast<size_t>(c.copy_bytes));
-      std::mt19937_64 rng(s);
-      for (size_t i = 0; i + 8 <= bytes.size(); i += 8) {
-        uint64_t r = rng() | 0x0101010101010101ULL;  // no zero bytes
-        std::memcpy(bytes.data() + i, &r, 8);
-      }
-      add_input("src", BB_TYPE_I8, {c.copy_bytes}, std::move(bytes));
+      add_input("src", BB_TYPE_I8, {c.copy_bytes}, copy_source(c.copy_bytes, s));
       add_output("dst", BB_TYPE_I8, {c.copy_bytes});
       break;
     }

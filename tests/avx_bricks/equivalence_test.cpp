@@ -14,7 +14,7 @@
 #include <string>
 
 #include "avx_test_util.h"
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 namespace {
 

@@ -96,7 +96,7 @@ TEST(ExperimentConfig, DefaultsApply) {
   EXPECT_EQ(e.protocol, Protocol{});
   EXPECT_EQ(e.protocol.min_samples, 20);
   EXPECT_EQ(e.protocol.cv_target, 0.03);
-  EXPECT_EQ(e.protocol.order, Order::Interleaved);
+  EXPECT_EQ(e.protocol.order, Order::kInterleaved);
   EXPECT_EQ(e.protocol.cache, CacheState::Cold);
   ASSERT_EQ(e.bricks.size(), all_bricks().size());  // no bricks key: every brick
   for (const BrickSpec& b : e.bricks) {

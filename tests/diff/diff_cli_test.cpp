@@ -13,7 +13,7 @@
 #include <sstream>
 #include <thread>
 
-#include "report/result_json.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 #include "test_util.h"
 #include "timing_judge.h"

@@ -13,7 +13,7 @@
 
 #include "report/diff.h"
 #include "report/html_reporter.h"
-#include "report/result_json.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 #include "test_util.h"
 

@@ -13,7 +13,7 @@
 #include <random>
 
 #include "measure/statistics.h"
-#include "report/result_json.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 #include "test_util.h"
 

@@ -45,16 +45,23 @@ TimedRun bind(FakeTimedRun& fake) {
   return [&fake](int64_t iterations) { return fake(iterations); };
 }
 
+// What the runner records for a cell: the statistics of its samples under its settings' bootstrap.
+SampleStatistics statistics_of(const CellSampler& cell) {
+  const ProtocolSettings& p = cell.settings();
+  return compute_statistics(cell.samples(), {p.bootstrap_resamples, p.confidence, p.seed});
+}
+
 ProtocolSettings fast_settings() {
   ProtocolSettings s;
-  s.min_sample_ms = 1;  // fixed, not the machine's clock-derived default, so the tests are exact
+  s.min_sample_ms = 1;          // fixed, not the machine's clock-derived default, so the tests are exact
+  s.warmup_min_iterations = 3;  // the counts these tests expect (the default is the config's 10)
   return s;
 }
 
 TEST(Protocol, DefaultsAreTheIssuesProtocolBlock) {
   const ProtocolSettings s;
   EXPECT_EQ(s.warmup_ms, 200);
-  EXPECT_EQ(s.warmup_min_iterations, 3);
+  EXPECT_EQ(s.warmup_min_iterations, 10);
   EXPECT_EQ(s.min_samples, 20);
   EXPECT_EQ(s.max_samples, 500);
   EXPECT_EQ(s.cv_target, 0.03);
@@ -133,7 +140,7 @@ TEST(Protocol, LowNoiseCellConvergesAfterMinSamples) {
   EXPECT_EQ(cell.stop_reason(), StopReason::kCvTarget);
   EXPECT_EQ(cell.sample_count(), 20);
   EXPECT_LE(cell.current_cv(), 0.03);
-  const SampleStatistics stats = cell.statistics();
+  const SampleStatistics stats = statistics_of(cell);
   EXPECT_EQ(stats.n, 20);
   EXPECT_NEAR(stats.median, 1e-6, 0.01e-6);
   EXPECT_NEAR(stats.cv, cell.current_cv(), 1e-9);  // the running CV is the reported CV
@@ -329,7 +336,7 @@ double median_ratio_under_drift(SchedulingOrder order) {
       cells[c].step_for(0.002);
       if (cells[c].done()) scheduler.mark_done(c);
     }
-  return cells[1].statistics().median / cells[0].statistics().median;
+  return statistics_of(cells[1]).median / statistics_of(cells[0]).median;
 }
 
 TEST(InterleavedScheduler, InterleavingSpreadsDriftOverAllCells) {

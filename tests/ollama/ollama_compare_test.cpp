@@ -11,8 +11,8 @@
 #include <sstream>
 
 #include "model/synthetic.h"
-#include "report/result_json.h"
-#include "report/result_schema.h"
+#include "result/result_json.h"
+#include "result/result_schema.h"
 #include "run/sha256.h"
 #include "standin.h"
 #include "test_util.h"

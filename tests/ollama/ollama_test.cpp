@@ -9,8 +9,8 @@
 #include <sstream>
 
 #include "model/ollama_models.h"
-#include "report/result_json.h"
-#include "report/result_schema.h"
+#include "result/result_json.h"
+#include "result/result_schema.h"
 #include "run/sha256.h"
 #include "standin.h"
 #include "test_util.h"

@@ -7,10 +7,9 @@
 #include <cmath>
 #include <sstream>
 
-#include "report/number_format.h"
-#include "report/progress.h"
-#include "report/result_json.h"
 #include "report/table.h"
+#include "result/number_format.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 
 namespace bb::report {
@@ -298,35 +297,6 @@ TEST(Reporters, UnknownFormatListsTheKnownOnes) {
     EXPECT_THAT(e.what(), HasSubstr("unknown output format 'html'; known: console, md, csv, json"));
   }
   for (const auto& f : reporter_formats()) EXPECT_EQ(make_reporter(f)->format(), f);
-}
-
-TEST(ProgressLine, RunningAndFinishedCells) {
-  CellProgress p;
-  p.cell_id = "attention@512";
-  p.backend = "avx_bricks";
-  p.samples = 37;
-  p.cv = 0.0241;
-  p.cv_target = 0.03;
-  p.median_s = 12.345e-6;
-  p.elapsed_s = 1.23;
-  p.index = 3;
-  p.count = 24;
-  EXPECT_EQ(progress_line(p),
-            "[ 3/24] attention@512    avx_bricks    n=  37  cv 2.41% (target 3.00%)  median 12.35 us  1.2 s");
-  p.index = 0;
-  p.cv = std::nan("");
-  p.cv_target = std::nan("");
-  p.median_s.reset();
-  EXPECT_EQ(progress_line(p), "attention@512    avx_bricks    n=  37  cv -  1.2 s");
-
-  const RunResult r = sample_result();
-  const std::string skipped = progress_line(cell(r, "gemv.Q4_K", "avx_bricks"), 0.01, 5, 8);
-  EXPECT_EQ(skipped,
-            "[5/8] gemv.Q4_K        avx_bricks    n=   0  cv -  0.0 s  SKIPPED: UNSUPPORTED: avx_bricks has "
-            "no gemv for Q4_K");
-  const Cell& qkv = cell(r, "qkv", "avx_bricks");
-  EXPECT_THAT(progress_line(qkv, 2.0), HasSubstr("n=  25  cv " + fixed(100 * qkv.stats.cv, 2) + "%  median " +
-                                                 format_duration(qkv.stats.median) + "  2.0 s  CONVERGED"));
 }
 
 }  // namespace

@@ -1,7 +1,7 @@
 // The result file: every field survives write + read, NaN becomes null, doubles are exact, the
 // experiment spec is embedded as an object and comes back verbatim, writes are atomic, and a bad
 // file is rejected with its name and the JSON pointer of the bad field.
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -19,7 +19,7 @@
 #include <limits>
 
 #include "config/experiment.h"
-#include "report/atomic_file.h"
+#include "result/atomic_file.h"
 #include "sample_result.h"
 #include "test_dir.h"
 

@@ -1,6 +1,6 @@
 // results/schema/result-v1.schema.json against what the writer writes: a full result validates, and
 // each kind of damage is caught with the JSON pointer of the damaged value in the message.
-#include "report/result_schema.h"
+#include "result/result_schema.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -12,7 +12,7 @@
 #include <functional>
 #include <limits>
 
-#include "report/result_json.h"
+#include "result/result_json.h"
 #include "sample_result.h"
 #include "test_dir.h"
 

@@ -1,7 +1,7 @@
 // A hand-built RunResult that exercises every field and every odd case the reporters must handle.
 #pragma once
 
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 namespace bb::report::testing {
 

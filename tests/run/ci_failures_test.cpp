@@ -2,7 +2,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "run/runner.h"
+#include "run/verdicts.h"
 
 namespace bb::run {
 namespace {

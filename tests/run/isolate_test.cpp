@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "report/result_json.h"
-#include "report/result_schema.h"
+#include "result/result_json.h"
+#include "result/result_schema.h"
 #include "test_util.h"
 
 namespace bb::run {

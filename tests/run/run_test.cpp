@@ -15,8 +15,8 @@
 #include <sstream>
 #include <thread>
 
-#include "report/result_json.h"
-#include "report/result_schema.h"
+#include "result/result_json.h"
+#include "result/result_schema.h"
 #include "test_util.h"
 
 namespace bb::run {

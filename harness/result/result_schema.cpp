@@ -1,6 +1,6 @@
 // Result-file validation with RapidJSON's draft-04 SchemaValidator, plus the detail its error
 // report lacks (which field is missing or unexpected, which values an enum allows).
-#include "report/result_schema.h"
+#include "result/result_schema.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>

@@ -1,5 +1,5 @@
 // Names of the result model's enumerations, as result files and tables spell them.
-#include "report/run_result.h"
+#include "result/run_result.h"
 
 #include <algorithm>
 #include <array>

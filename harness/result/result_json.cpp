@@ -1,6 +1,6 @@
 // Writing and reading the result file. The layout is the schema's (results/schema/result-v1.schema.json):
 // change one, change the other, and the round-trip and schema tests hold them together.
-#include "report/result_json.h"
+#include "result/result_json.h"
 
 #include <rapidjson/document.h>
 #include <rapidjson/error/en.h>
@@ -18,8 +18,8 @@
 #include <tuple>
 
 #include "model/ggml_types.h"
-#include "report/atomic_file.h"
-#include "report/number_format.h"
+#include "result/atomic_file.h"
+#include "result/number_format.h"
 
 namespace bb::report {
 namespace {

@@ -1,5 +1,5 @@
 // Atomic file replacement: temp file + fsync + rename + directory fsync.
-#include "report/atomic_file.h"
+#include "result/atomic_file.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>

@@ -1,5 +1,5 @@
 // Number spelling for result files (round-trip exact) and tables (human-sized).
-#include "report/number_format.h"
+#include "result/number_format.h"
 
 #include <charconv>
 #include <cmath>

@@ -1,8 +1,9 @@
 #include "timing_judge.h"
 
-#include <algorithm>
 #include <cmath>
 #include <cstdio>
+
+#include "measure/statistics.h"
 
 namespace bb::test {
 namespace {
@@ -11,13 +12,6 @@ std::string percent(double fraction) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%+.1f%%", 100 * fraction);
   return buf;
-}
-
-double median(std::vector<double> v) {
-  if (v.empty()) return 1.0;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
 }  // namespace
@@ -56,7 +50,7 @@ PairReading read_pair(const rapidjson::Value& diff, std::string label, const std
       r.flagged.push_back(id + " on " + backend + " " + verdict + " " + percent(ratio - 1));
   }
   r.cells = static_cast<int>(ratios.size());
-  r.host_change = median(ratios) - 1;
+  r.host_change = ratios.empty() ? 0.0 : measure::median(ratios) - 1;
   if (std::fabs(r.host_change) > tol.shift) {
     r.why_moved = "the host cells' median moved " + percent(r.host_change) + " (tolerance " +
                   percent(tol.shift).substr(1) + ")";

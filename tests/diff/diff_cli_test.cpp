@@ -144,7 +144,7 @@ void one_backend(const std::string& from, const std::string& backend, const std:
 // number of rounds and seconds; when too few clean pairs came of them the test skips and says what it
 // saw. A wrong verdict from clean pairs fails it.
 // BB_TIMING_DIFF_ARGS adds arguments to every `bench diff` (e.g. "--min-effect 50%": a detector made
-// blind on purpose, which must fail this test: BenchDiffCli.A*DetectorFails... in CMakeLists.txt).
+// blind on purpose, which must fail this test: BenchDiffCli.ABlindDetectorFails... in CMakeLists.txt).
 TEST_F(BenchDiffCli, PowerAndFalseAlarmTrialsWithTheDelayPlugin) {
   test::ScopedEnv inner("BB_FAULTY_INNER", std::string(BRICKBENCH_SCALAR_REF));
   const char* extra_env = std::getenv("BB_TIMING_DIFF_ARGS");

@@ -50,10 +50,13 @@ int cmd_diff(const std::vector<std::string>& args) {
       "                   (a large change that is not significant, an interval wider than the effect on\n"
       "                   both sides, or an UNSTABLE / CAPPED_SLOW cell)\n"
       "  same             the median moved by less than the minimum effect, and the data say so\n"
-      "  only-in-base / only-in-new   measured in one file only\n"
+      "  only-in-base / only-in-new   measured in one file only; a cell of BASE that NEW did not measure\n"
+      "                   (an interrupted run, a backend that did not load) fails the comparison unless\n"
+      "                   --allow-missing\n"
       "Then the geometric mean of the ratios per backend, and warnings when the two runs differ in\n"
       "machine, model digest, plugin build or protocol (experiment hash).\n\n"
-      "exit codes: 0 no cell significantly slower, 1 at least one cell slower (a regression),\n"
+      "exit codes: 0 no cell significantly slower, 1 at least one cell slower (a regression) or a cell of\n"
+      "BASE missing from NEW (without --allow-missing),\n"
       "2 usage error or unreadable result file, 3 internal error\n\noptions");
   // clang-format off
   opts.add_options()
@@ -67,7 +70,9 @@ int cmd_diff(const std::vector<std::string>& args) {
       ("resamples", po::value(&settings.resamples)->default_value(settings.resamples), "bootstrap resamples")
       ("seed", po::value(&settings.seed)->default_value(settings.seed), "bootstrap seed")
       ("bootstrap", po::value(&bootstrap)->default_value(bootstrap),
-       "iid: resample single samples; block: blocks of ~cbrt(n) consecutive samples (bursty interference)");
+       "iid: resample single samples; block: blocks of ~cbrt(n) consecutive samples (bursty interference)")
+      ("allow-missing", po::bool_switch(&settings.allow_missing),
+       "cells measured in BASE but not in NEW are reported, not failures (NEW is a subset on purpose)");
   // clang-format on
   po::positional_options_description pos;
   pos.add("base", 1).add("new", 1);
@@ -100,7 +105,7 @@ int cmd_diff(const std::vector<std::string>& args) {
   const report::DiffResult d = report::diff_results(base, next, settings, base_path, new_path);
   reporter->report(d, std::cout);
   std::cout.flush();
-  return d.regression() ? kExitFailure : kExitOk;
+  return d.failed() ? kExitFailure : kExitOk;
 }
 
 }  // namespace bb::cli

@@ -11,6 +11,7 @@
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
+#include "config/experiment.h"
 #include "model/gguf.h"
 #include "model/qwen2_model.h"
 #include "model/synthetic.h"
@@ -172,6 +173,9 @@ int cmd_generate(const std::vector<std::string>& args) {
     if (model_path.empty() == synthetic.empty())
       throw po::error("give exactly one of --model FILE.gguf or --synthetic NAME");
     if (n < 0) throw po::error("--n must be >= 0");
+    if (threads < 0 || threads > config::kMaxThreads)
+      throw po::error("--threads " + std::to_string(threads) + ": expected 0 (the backend decides) to " +
+                      std::to_string(config::kMaxThreads));
     prompt = parse_token_list(tokens_text);
   } catch (const po::error& e) {
     std::cerr << "bench generate: " << e.what() << "\n(bench generate --help for usage)\n";

@@ -70,7 +70,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
     return kExitUsage;
   }
 
-  std::printf("file      %s\n", file->path().c_str());
+  std::printf("file      %s\n", model::printable(file->path()).c_str());
   std::printf("size      %llu bytes (%.1f MiB)\n", static_cast<unsigned long long>(file->file_size()),
               static_cast<double>(file->file_size()) / (1024.0 * 1024.0));
   std::printf("version   GGUF v%u, alignment %llu\n", file->version(),
@@ -80,7 +80,8 @@ int cmd_inspect(const std::vector<std::string>& args) {
     std::string type = value_type_label(value.type);
     if (value.type == model::GgufValueType::ARRAY && value.array)
       type += std::string("<") + value_type_label(value.array->element_type) + ">";
-    std::printf("  %-44s %-14s %s\n", key.c_str(), type.c_str(), value.to_string(6).c_str());
+    std::printf("  %-44s %-14s %s\n", model::printable(key).c_str(), type.c_str(),
+                model::printable(value.to_string(6)).c_str());
   }
 
   int rc = kExitOk;
@@ -95,16 +96,16 @@ int cmd_inspect(const std::vector<std::string>& args) {
     }
   } else {
     std::printf("model: architecture '%s' is not qwen2; no model description\n",
-                arch.value_or("(none)").c_str());
+                model::printable(arch.value_or("(none)")).c_str());
   }
 
   if (vm.count("tensors")) {
     std::printf("\ntensors (%zu; offsets relative to the data section):\n", file->tensors().size());
     std::printf("  %-36s %-6s %-20s %14s %14s\n", "name", "type", "ne", "offset", "bytes");
     for (const auto& t : file->tensors())
-      std::printf("  %-36s %-6s %-20s %14llu %14llu\n", t.name.c_str(), model::ggml_type_name(t.type).c_str(),
-                  ne_text(t.ne).c_str(), static_cast<unsigned long long>(t.offset),
-                  static_cast<unsigned long long>(t.nbytes));
+      std::printf("  %-36s %-6s %-20s %14llu %14llu\n", model::printable(t.name).c_str(),
+                  model::ggml_type_name(t.type).c_str(), ne_text(t.ne).c_str(),
+                  static_cast<unsigned long long>(t.offset), static_cast<unsigned long long>(t.nbytes));
   }
   return rc;
 }

@@ -3,6 +3,7 @@
 #include <boost/program_options.hpp>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
@@ -17,16 +18,30 @@
 #include "report/reporter.h"
 #include "run/environment.h"
 #include "run/runner.h"
+#include "run/verdicts.h"
 
 namespace po = boost::program_options;
 
 namespace bb::cli {
 namespace {
 
-extern "C" void on_sigint(int) {
-  plugin::request_cancel();      // async-signal-safe: the runner stops at the next cell step
-  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C kills at once
+// SIGINT, SIGTERM (kill, a CI job's timeout) and SIGHUP (the terminal closed) all stop the run the
+// same way: finished cells kept, the rest INTERRUPTED, the result file written; the exit code is
+// 128 + the signal, the shell's convention (130, 143, 129).
+volatile std::sig_atomic_t g_stop_signal = 0;
+constexpr int kStopSignals[] = {SIGINT, SIGTERM, SIGHUP};
+
+extern "C" void on_stop_signal(int sig) {
+  g_stop_signal = sig;
+  plugin::request_cancel();   // async-signal-safe: the runner stops at the next cell step
+  std::signal(sig, SIG_DFL);  // a second one kills at once
 }
+
+void handle_stop_signals(bool on) {
+  for (int sig : kStopSignals) std::signal(sig, on ? on_stop_signal : SIG_DFL);
+}
+
+int interrupted_exit_code() { return g_stop_signal ? 128 + g_stop_signal : kExitInterrupted; }
 
 std::string default_out_path(const std::string& name) {
   std::string stamp = run::utc_now_iso8601();
@@ -39,15 +54,17 @@ std::string default_out_path(const std::string& name) {
 }
 
 // The table on stdout, where the result went, and the exit code of a finished run; `ci_required`:
-// --ci was given, with these --require backends.
+// --ci was given, with these backends required (run::RequiredBackend).
 int report_run(const report::RunResult& result, report::Reporter& reporter, const std::string& out_path,
-               const std::vector<std::string>* ci_required, bool unstable_fails_ci) {
+               const std::vector<run::RequiredBackend>* ci_required, bool unstable_fails_ci) {
   reporter.report(result, std::cout);
   std::cout.flush();
   std::cerr << "result: " << out_path << "\n";
   if (result.state == "interrupted") {
-    std::cerr << "bench run: interrupted; the result file holds every cell finished so far\n";
-    return kExitInterrupted;
+    std::cerr << "bench run: interrupted"
+              << (g_stop_signal ? std::string(" (") + ::strsignal(g_stop_signal) + ")" : std::string())
+              << "; the result file holds every cell finished so far\n";
+    return interrupted_exit_code();
   }
   if (ci_required) {
     std::vector<std::string> notes;
@@ -75,8 +92,8 @@ constexpr const char* kUsage =
     "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
     "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
     "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
-    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 130 "
-    "interrupted\n\noptions";
+    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 128 + the signal\n"
+    "when stopped by SIGINT (130, Ctrl-C), SIGTERM (143) or SIGHUP (129); the result file is kept\n\noptions";
 
 }  // namespace
 
@@ -92,7 +109,9 @@ int cmd_run(const std::vector<std::string>& args) {
   opts.add_options()("help,h", "this help")("config", po::value(&config_path),
                                             "the experiment (YAML); also the first positional argument")(
       "out,o", po::value(&out), "result file (default: results/<name>-<UTC time>.json)")(
-      "ci", po::bool_switch(&ci), "exit 1 on a budget miss, a failed equivalence or an UNSTABLE cell")(
+      "ci", po::bool_switch(&ci),
+      "exit 1 on a budget miss, a failed equivalence, an UNSTABLE cell, or a --backend / --require backend "
+      "or the reference that did not run")(
       "format", po::value(&format)->default_value(format),
       "table format on stdout: console, md, csv, json, gbench (Google Benchmark JSON)")(
       "backend", po::value(&only), "measure only these backends (repeatable; the reference always runs)")(
@@ -124,6 +143,10 @@ int cmd_run(const std::vector<std::string>& args) {
     if (!parse_args(args, opts, &pos, vm)) return kExitOk;
     if (config_path.empty()) throw po::error("give the experiment to run, e.g. bench run configs/smoke.yaml");
     if (bandwidth_mib < 1) throw po::error("--bandwidth-mib must be >= 1");
+    // -1 is "not given" (the config's threads apply).
+    if (vm.count("threads") && (threads < 0 || threads > config::kMaxThreads))
+      throw po::error("--threads " + std::to_string(threads) + ": expected 0 (all hardware threads) to " +
+                      std::to_string(config::kMaxThreads));
     if (!(paths.isolate.call_timeout_s > 0)) throw po::error("--isolate-timeout must be > 0");
     if (paths.isolate.memory_limit_mib < 0) throw po::error("--isolate-memory-mib must be >= 0");
     paths.isolate.enabled = isolate;
@@ -151,7 +174,8 @@ int cmd_run(const std::vector<std::string>& args) {
   for (const auto& a : args) ro.command_line += " " + a;
 
   plugin::reset_cancel();
-  std::signal(SIGINT, on_sigint);
+  g_stop_signal = 0;
+  handle_stop_signals(true);
   report::RunResult result;
   try {
     result = run::run_experiment(experiment, ro, [&](const std::string& line) {
@@ -168,11 +192,22 @@ int cmd_run(const std::vector<std::string>& args) {
     return kExitUsage;
   } catch (const std::exception& e) {
     std::cerr << "bench run: " << e.what() << "\n";
-    return plugin::cancel_requested() ? kExitInterrupted : kExitInternal;
+    return plugin::cancel_requested() ? interrupted_exit_code() : kExitInternal;
   }
-  std::signal(SIGINT, SIG_DFL);
+  handle_stop_signals(false);
 
-  return report_run(result, *reporter, ro.out_path, ci ? &required : nullptr,
+  // --ci fails when a backend it was asked for did not run: each --require and --backend name, and
+  // the reference, without which no equivalence is checked.
+  std::vector<run::RequiredBackend> ci_required;
+  auto require = [&](const std::string& name, const char* why) {
+    for (const auto& r : ci_required)
+      if (r.name == name) return;
+    ci_required.push_back({name, why});
+  };
+  require(experiment.reference, "the reference");
+  for (const auto& n : required) require(n, "--require");
+  for (const auto& n : only) require(n, "--backend");
+  return report_run(result, *reporter, ro.out_path, ci ? &ci_required : nullptr,
                     experiment.protocol.unstable_fails_ci);
 }
 

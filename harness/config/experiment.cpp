@@ -13,6 +13,7 @@
 #include <sstream>
 #include <utility>
 
+#include "io/input_file.h"
 #include "model/ggml_types.h"
 #include "model/ollama_models.h"
 #include "model/synthetic.h"
@@ -30,16 +31,13 @@ ConfigError::ConfigError(std::string file, int line, int column, const std::stri
 std::string_view order_name(Order o) { return o == Order::kSequential ? "sequential" : "interleaved"; }
 std::string_view cache_state_name(CacheState c) { return c == CacheState::Warm ? "warm" : "cold"; }
 
-namespace {
-
-namespace fs = std::filesystem;
-
-std::string join(const std::vector<std::string>& items, const char* sep = ", ") {
+std::string join(const std::vector<std::string>& items, const char* sep) {
   std::string out;
   for (const auto& s : items) out += (out.empty() ? "" : sep) + s;
   return out;
 }
 
+namespace {
 // Levenshtein distance, for "did you mean" on typos.
 size_t edit_distance(const std::string& a, const std::string& b) {
   std::vector<size_t> row(b.size() + 1);
@@ -56,7 +54,8 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-// "did you mean 'protocol'? " when one known word is close, else "".
+}  // namespace
+
 std::string suggestion(const std::string& word, const std::vector<std::string>& known) {
   std::string best;
   size_t best_d = std::max<size_t>(2, word.size() / 3) + 1;
@@ -67,6 +66,10 @@ std::string suggestion(const std::string& word, const std::vector<std::string>& 
   }
   return best.empty() ? "" : "did you mean '" + best + "'? ";
 }
+
+namespace {
+
+namespace fs = std::filesystem;
 
 std::string describe(const YAML::Node& n) {
   switch (n.Type()) {
@@ -328,6 +331,8 @@ void Reader::read_model(const YAML::Node& root, const Field* f, ModelSpec& m) co
     m.gguf_path = p.string();
     std::error_code ec;
     m.gguf_found = fs::is_regular_file(p, ec);
+    if (auto why = io::not_a_regular_file(m.gguf_path))
+      fail(gguf->value, "model.gguf: " + m.gguf_path + " " + *why + "; give the path of a .gguf file");
     if (!m.gguf_found && !m.synthetic)
       fail(gguf->value, "model.gguf: no such file: " + m.gguf_path +
                             " (relative paths are resolved against " + base_dir_.string() +
@@ -681,7 +686,7 @@ Experiment Reader::read(const YAML::Node& root) {
   }
   if (const Field* f = find(fs, "threads"))
     e.threads = static_cast<int32_t>(
-        integer(f->value, "threads", 0, 4096, "an integer >= 0 (0 = all hardware threads)"));
+        integer(f->value, "threads", 0, kMaxThreads, "an integer >= 0 (0 = all hardware threads)"));
   if (const Field* f = find(fs, "protocol")) read_protocol(*f, e.protocol);
   if (const Field* f = find(fs, "backend_caps")) read_caps(*f, e.backend_caps);
   if (const Field* f = find(fs, "backend_options")) read_backend_options(*f, e);
@@ -711,6 +716,7 @@ Experiment parse(const std::string& yaml, const std::string& display, const fs::
 }  // namespace
 
 Experiment load_experiment(const std::string& path) {
+  if (auto why = io::not_a_regular_file(path)) throw ConfigError(path, 0, 0, "the config " + *why);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError(path, 0, 0, std::string("cannot read the config: ") + std::strerror(errno));
   std::ostringstream text;

@@ -100,7 +100,7 @@ struct Experiment {
   ModelSpec model;
   std::vector<std::string> backends;  // empty = every usable plugin; else includes the reference
   std::string reference = "scalar_ref";
-  int32_t threads = 0;  // 0 = the host decides (hardware threads)
+  int32_t threads = 0;  // 0 = the host decides (hardware threads); at most kMaxThreads
   Protocol protocol;
   std::vector<BackendCaps> backend_caps;  // sorted by backend name
   // backend_options: {NAME: {key: value}}: settings passed verbatim to that backend's context
@@ -131,6 +131,14 @@ Experiment load_experiment_from_string(const std::string& yaml, const std::strin
 std::string canonical_json(const Experiment& e);
 // FNV-1a 64 of canonical_json, as 16 lower-case hex digits.
 std::string experiment_hash(const Experiment& e);
+
+// The most threads a config or --threads may ask for.
+inline constexpr int32_t kMaxThreads = 4096;
+
+// "did you mean 'protocol'? " when one of `known` is close to `word` (a typo), else "".
+std::string suggestion(const std::string& word, const std::vector<std::string>& known);
+// The items with `sep` between them.
+std::string join(const std::vector<std::string>& items, const char* sep = ", ");
 
 std::string_view order_name(Order o);             // "interleaved", "sequential"
 std::string_view cache_state_name(CacheState c);  // "cold", "warm"

@@ -14,6 +14,7 @@
 #include <type_traits>
 #include <unordered_set>
 
+#include "io/input_file.h"
 #include "model/ggml_types.h"
 
 namespace bb::model {
@@ -363,10 +364,28 @@ int64_t GgufTensorInfo::n_elements() const {
 }
 
 // ---- GgufFile -----------------------------------------------------------------------------------
+std::string printable(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      static const char kHex[] = "0123456789abcdef";
+      out += "\\x";
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
 std::shared_ptr<GgufFile> GgufFile::open(const std::string& path) {
   std::shared_ptr<GgufFile> f(new GgufFile());
   f->path_ = path;
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (auto why = io::not_a_regular_file(path)) throw GgufError(path + ": " + *why);
+  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // never blocks, were it a FIFO after all
   if (fd < 0) throw GgufError(path + ": open: " + std::strerror(errno));
   struct stat st {};
   if (::fstat(fd, &st) != 0) {

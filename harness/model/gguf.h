@@ -10,15 +10,22 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
 
 namespace bb::model {
 
+// `s` with every control byte (below 0x20, and 0x7f) written as \xNN: names and strings read from a
+// file reach messages and the terminal this way, so a NUL cannot cut a message short and an escape
+// sequence cannot reach the terminal (issue 14, defect 15). Other bytes (UTF-8) are kept.
+std::string printable(std::string_view s);
+
+// The message is made printable (above): it quotes names from the file.
 class GgufError : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit GgufError(const std::string& message) : std::runtime_error(printable(message)) {}
 };
 
 // GGUF metadata value types (gguf.h: GGUF_TYPE_*)

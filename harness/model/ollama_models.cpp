@@ -9,6 +9,8 @@
 #include <sstream>
 #include <vector>
 
+#include "io/json_limits.h"
+
 namespace bb::model {
 namespace fs = std::filesystem;
 
@@ -96,6 +98,9 @@ OllamaModelRef resolve_ollama_model(const std::string& tag_text, const std::stri
   text << in.rdbuf();
   if (!in && !in.eof()) throw OllamaModelError("Ollama manifest " + r.manifest_path + ": cannot be read");
   const std::string json = text.str();
+  if (io::json_too_deep(json) != std::string::npos)
+    throw OllamaModelError("Ollama manifest " + r.manifest_path + ": JSON nested deeper than " +
+                           std::to_string(io::kMaxJsonDepth) + " levels; " + pull_hint(r.tag) + " again");
   rapidjson::Document d;
   d.Parse(json.data(), json.size());
   if (d.HasParseError() || !d.IsObject())

@@ -173,7 +173,8 @@ Qwen2Model load_qwen2(std::shared_ptr<GgufFile> file) {
 std::string Qwen2Model::describe() const {
   std::ostringstream o;
   const bb_model_dims& d = dims;
-  std::string name = file ? file->get_string_opt("general.name").value_or("(unnamed)") : "(no file)";
+  std::string name =
+      file ? printable(file->get_string_opt("general.name").value_or("(unnamed)")) : "(no file)";
   o << "model: " << name << " (qwen2" << (synthetic ? ", synthetic" : "") << ")\n";
   o << "  n_embd " << d.n_embd << ", n_ff " << d.n_ff << ", n_layer " << d.n_layer << ", n_head " << d.n_head
     << ", n_head_kv " << d.n_head_kv << ", head_dim " << d.head_dim << "\n";

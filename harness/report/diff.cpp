@@ -141,9 +141,10 @@ CellDiff one_sided(const Cell& c, bool in_base, const Cell* other) {
   (in_base ? d.status_new : d.status_base) = other_status;
   (in_base ? d.n_base : d.n_new) = static_cast<int64_t>(c.samples.size());
   if (other) (in_base ? d.n_new : d.n_base) = static_cast<int64_t>(other->samples.size());
+  // The other side was not measured (too few samples to compare): no median of it is shown, as if
+  // it were one.
   (in_base ? d.median_base : d.median_new) = measure::median(c.samples);
-  (in_base ? d.median_new : d.median_base) =
-      other && !other->samples.empty() ? measure::median(other->samples) : kNaN;
+  (in_base ? d.median_new : d.median_base) = kNaN;
   d.ratio = d.ratio_lower = d.ratio_upper = kNaN;
   d.p_value = kNaN;
   d.verdict = in_base ? DiffVerdict::OnlyInBase : DiffVerdict::OnlyInNew;
@@ -388,9 +389,44 @@ std::string p_value_text(double p) {
   return fixed(p, 4);
 }
 
+std::string missing_text(const DiffResult& d) {
+  // Per backend (first appearance order): its missing cells, or all of them when none of its BASE
+  // cells reached NEW.
+  std::vector<std::string> backends;
+  std::map<std::string, std::vector<std::string>> missing;
+  std::map<std::string, int> in_base;
+  for (const auto& c : d.cells) {
+    if (!c.gates || c.status_base.empty()) continue;
+    if (std::find(backends.begin(), backends.end(), c.backend) == backends.end())
+      backends.push_back(c.backend);
+    if (c.verdict != DiffVerdict::OnlyInNew) ++in_base[c.backend];
+    if (c.verdict == DiffVerdict::OnlyInBase) missing[c.backend].push_back(c.id);
+  }
+  std::string s;
+  for (const auto& b : backends) {
+    const auto& ids = missing[b];
+    if (ids.empty()) continue;
+    if (!s.empty()) s += "; ";
+    if (static_cast<int>(ids.size()) == in_base[b] && ids.size() > 1) {
+      s += "backend " + b + " (all " + std::to_string(ids.size()) + " of its cells)";
+      continue;
+    }
+    for (size_t i = 0; i < ids.size(); ++i) s += (i ? ", " : "") + ids[i];
+    s += " on " + b;
+  }
+  return s;
+}
+
 std::string diff_outcome_line(const DiffResult& d) {
   const std::string effect = fixed(100.0 * d.settings.min_effect, 1) + "%";
   const int slower = d.count(DiffVerdict::Slower);
+  const int missing = d.missing();
+  std::string missing_part;
+  if (missing > 0)
+    missing_part = (d.settings.allow_missing ? "missing (accepted, --allow-missing): " : "MISSING: ") +
+                   std::to_string(missing) + " cell" + (missing == 1 ? "" : "s") +
+                   " measured in BASE but not in NEW: " + missing_text(d) +
+                   (d.settings.allow_missing ? "" : " (bench diff --allow-missing accepts that)");
   if (slower > 0) {
     std::string s = "REGRESSION: " + std::to_string(slower) + " cell" + (slower == 1 ? "" : "s") +
                     " significantly slower by more than " + effect + ":";
@@ -403,14 +439,18 @@ std::string diff_outcome_line(const DiffResult& d) {
             .append(" (")
             .append(change_text(c.ratio))
             .append(")");
+    if (!missing_part.empty()) s.append("; ").append(missing_part);
     return s;
   }
-  return "OK: no cell significantly slower by more than " + effect + " (" +
-         std::to_string(d.count(DiffVerdict::Faster)) + " faster, " +
-         std::to_string(d.count(DiffVerdict::Same)) + " same, " +
-         std::to_string(d.count(DiffVerdict::Noisy)) + " noisy, " +
-         std::to_string(d.count(DiffVerdict::OnlyInBase) + d.count(DiffVerdict::OnlyInNew)) +
-         " only in one file)";
+  if (missing > 0 && !d.settings.allow_missing) return missing_part;
+  std::string s = "OK: no cell significantly slower by more than " + effect + " (" +
+                  std::to_string(d.count(DiffVerdict::Faster)) + " faster, " +
+                  std::to_string(d.count(DiffVerdict::Same)) + " same, " +
+                  std::to_string(d.count(DiffVerdict::Noisy)) + " noisy, " +
+                  std::to_string(d.count(DiffVerdict::OnlyInBase) + d.count(DiffVerdict::OnlyInNew)) +
+                  " only in one file)";
+  if (!missing_part.empty()) s.append("; ").append(missing_part);
+  return s;
 }
 
 std::unique_ptr<DiffReporter> make_diff_reporter(std::string_view format) {

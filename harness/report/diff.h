@@ -20,8 +20,10 @@
 //              reaching past the minimum effect); the note says which
 //     only-in-base / only-in-new   the cell was measured in one file only (missing, skipped, failed,
 //              interrupted, or with fewer than 2 samples in the other)
-// The run fails (bench diff exits 1) when any cell is `slower`, except the bandwidth-ceiling probe
-// (cell id "bandwidth"), whose change is reported as a warning about the machine instead.
+// The comparison fails (bench diff exits 1) when any cell is `slower`, except the bandwidth-ceiling
+// probe (cell id "bandwidth"), whose change is reported as a warning about the machine instead; and
+// when a cell measured in BASE is not measured in NEW (only-in-base: NEW lost it, by an interrupted
+// run, a backend that did not load, a failure), unless allow_missing says that is expected.
 //
 // Defaults and why (docs/VALIDATION.md has the measurements): alpha 0.01 keeps the per-cell false-alarm
 // rate of the U test itself at 1%; min_effect 3% is below what a nightly should catch (a 10% slowdown
@@ -47,6 +49,8 @@ struct DiffSettings {
   uint64_t seed = 42;        // with the cell's id and backend, seeds each cell's bootstrap
   bool block_bootstrap =
       false;  // true: resample blocks of consecutive samples (bench diff --bootstrap block)
+  // true: cells measured in BASE but not in NEW are reported, not failures (bench diff --allow-missing)
+  bool allow_missing = false;
 };
 
 enum class DiffVerdict { Faster, Slower, Same, Noisy, OnlyInBase, OnlyInNew };
@@ -88,6 +92,9 @@ struct DiffResult {
   std::vector<std::string> warnings;
   int count(DiffVerdict v) const;  // cells that gate (see CellDiff::gates) with verdict v
   bool regression() const { return count(DiffVerdict::Slower) > 0; }
+  int missing() const { return count(DiffVerdict::OnlyInBase); }  // measured in BASE, not in NEW
+  // What bench diff exits 1 for: a regression, or a missing cell unless settings.allow_missing.
+  bool failed() const { return regression() || (missing() > 0 && !settings.allow_missing); }
 };
 
 // The whole comparison. std::invalid_argument when the settings are out of range (alpha not in (0,1),
@@ -138,9 +145,13 @@ class DiffJsonReporter final : public DiffReporter {
 std::unique_ptr<DiffReporter> make_diff_reporter(std::string_view format);
 
 // Texts shared by the reporters (and the HTML report's diff table).
-std::string change_text(double ratio);               // "+12.3%", "-4.0%", "-" when not finite
-std::string change_ci_text(const CellDiff& c);       // "[+8.1%, +16.0%]"
-std::string p_value_text(double p);                  // "0.0012", "<1e-6"
-std::string diff_outcome_line(const DiffResult& d);  // "REGRESSION: 2 cells slower ..." / "OK: ..."
+std::string change_text(double ratio);          // "+12.3%", "-4.0%", "-" when not finite
+std::string change_ci_text(const CellDiff& c);  // "[+8.1%, +16.0%]"
+std::string p_value_text(double p);             // "0.0012", "<1e-6"
+// "REGRESSION: 2 cells slower ...", then "MISSING: 3 cells measured in BASE but not in NEW: ..." when
+// cells are missing; "OK: ..." when neither.
+std::string diff_outcome_line(const DiffResult& d);
+// The missing cells in few words: "ffn, rope on a; backend b (all 2 of its cells)".
+std::string missing_text(const DiffResult& d);
 
 }  // namespace bb::report

@@ -207,6 +207,9 @@ void DiffJsonReporter::report(const DiffResult& d, std::ostream& out) const {
   for (const auto& s : d.warnings) str(w, s);
   w.EndArray();
   w.Key("regression"), w.Bool(d.regression());
+  w.Key("missing"), w.Int(d.missing());
+  w.Key("allow_missing"), w.Bool(d.settings.allow_missing);
+  w.Key("failed"), w.Bool(d.failed());
   w.Key("outcome"), str(w, diff_outcome_line(d));
   w.EndObject();
   out << buf.GetString() << '\n';

@@ -482,7 +482,7 @@ void write_diff_section(std::ostream& out, const DiffResult& d) {
       << " and a change of the median beyond " << html_escape(fixed(100 * d.settings.min_effect, 1))
       << "% with its " << html_escape(fixed(100 * d.settings.confidence, 0))
       << "% bootstrap interval excluding no change (see bench diff --help).</p>\n";
-  out << "<div class=\"outcome " << (d.regression() ? "bad" : "good") << "\">"
+  out << "<div class=\"outcome " << (d.failed() ? "bad" : "good") << "\">"
       << html_escape(diff_outcome_line(d)) << "</div>\n";
   list(out, d.warnings, "warnings");
   bool any_compared =

@@ -10,7 +10,9 @@ namespace bb::report {
 
 // Writes content to path atomically, creating missing parent directories. On failure throws
 // std::runtime_error naming the path, the step and the OS error; the temporary file is removed and
-// an existing file at path is left as it was.
+// an existing file at path is left as it was. A symbolic link is followed (its target is replaced,
+// the link stays); a device or FIFO (/dev/null, a pipe) is written in place, not atomically; a
+// directory is refused.
 void write_file_atomically(const std::string& path, std::string_view content);
 
 // The temporary name write_file_atomically uses for path in this process: "PATH.<pid>.tmp".

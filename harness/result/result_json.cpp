@@ -17,6 +17,8 @@
 #include <string_view>
 #include <tuple>
 
+#include "io/input_file.h"
+#include "io/json_limits.h"
 #include "model/ggml_types.h"
 #include "result/atomic_file.h"
 #include "result/number_format.h"
@@ -736,6 +738,7 @@ void write_result_json(const RunResult& r, const std::string& path) {
 }
 
 RunResult parse_result_json(const std::string& json_text, const std::string& source) {
+  io::check_json_depth(json_text, source);
   rapidjson::Document doc;
   doc.Parse<kParseFlags>(json_text.data(), json_text.size());
   if (doc.HasParseError()) {
@@ -815,6 +818,7 @@ RunResult parse_result_json(const std::string& json_text, const std::string& sou
 }
 
 RunResult read_result_json(const std::string& path) {
+  if (auto why = io::not_a_regular_file(path)) throw std::runtime_error(path + ": " + *why);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open the result file");
   std::ostringstream text;

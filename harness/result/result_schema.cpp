@@ -13,6 +13,8 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/json_limits.h"
+
 #ifndef BRICKBENCH_RESULT_SCHEMA_DIR
 #define BRICKBENCH_RESULT_SCHEMA_DIR "results/schema"
 #endif
@@ -144,6 +146,7 @@ std::string default_result_schema_path() { return BRICKBENCH_RESULT_SCHEMA_DIR "
 std::vector<std::string> validate_result_json(const std::string& json_text, const std::string& schema_path) {
   rapidjson::Document schema_doc;
   const std::string schema_text = read_text(schema_path, "the result schema");
+  io::check_json_depth(schema_text, schema_path);
   schema_doc.Parse(schema_text.data(), schema_text.size());
   if (schema_doc.HasParseError()) {
     std::string msg = schema_path;
@@ -156,6 +159,10 @@ std::vector<std::string> validate_result_json(const std::string& json_text, cons
   if (!schema_doc.IsObject()) throw std::runtime_error(schema_path + ": a JSON Schema must be an object");
   const rapidjson::SchemaDocument schema(schema_doc);
 
+  // The validator recurses once per level: a file nested deeper than any result is refused first.
+  if (const size_t at = io::json_too_deep(json_text); at != std::string::npos)
+    return {"JSON nested deeper than " + std::to_string(io::kMaxJsonDepth) + " levels at offset " +
+            std::to_string(at) + "; no result file nests that deep"};
   rapidjson::Document doc;
   doc.Parse<rapidjson::kParseFullPrecisionFlag>(json_text.data(), json_text.size());
   if (doc.HasParseError()) {

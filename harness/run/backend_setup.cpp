@@ -50,6 +50,25 @@ report::PluginRecord plugin_record(const plugin::LoadedPlugin& p, report::RunRes
 
 std::vector<std::string> backend_names(const config::Experiment& e, const plugin::PluginRegistry& registry,
                                        const std::vector<std::string>& only) {
+  // A name is known when a plugin of that name was found (usable or not) or the config lists it (a
+  // backend this machine lacks is skipped, with why); anything else is a typo, and running without
+  // it would measure less than was asked for and still pass (issue 14, defects 1 and 2).
+  std::vector<std::string> found;
+  for (const auto& c : registry.candidates())
+    if (!c.name.empty() && std::find(found.begin(), found.end(), c.name) == found.end())
+      found.push_back(c.name);
+  auto known = found;
+  for (const auto& n : e.backends)
+    if (std::find(known.begin(), known.end(), n) == known.end()) known.push_back(n);
+  const std::string where = "(bench plugins lists the plugins found and why any was rejected)";
+  if (std::find(found.begin(), found.end(), e.reference) == found.end())
+    throw InputError("reference backend '" + e.reference + "' (" + e.source +
+                     ": reference) is no plugin that was found; " + config::suggestion(e.reference, found) +
+                     "found: " + (found.empty() ? "none" : config::join(found)) + " " + where);
+  for (const auto& want : only)
+    if (std::find(known.begin(), known.end(), want) == known.end())
+      throw InputError("--backend " + want + ": no such backend; " + config::suggestion(want, known) +
+                       "known: " + (known.empty() ? "none" : config::join(known)) + " " + where);
   std::vector<std::string> names = e.backends;
   if (names.empty())
     for (const auto& p : registry.usable()) names.push_back(p->info().name);

@@ -8,12 +8,14 @@ namespace {
 constexpr double kSliceSeconds = 0.005;  // of one cell's sampling before the round moves on
 }  // namespace
 
-std::vector<CellRunner*> prepare_cells(CellPlan& plan, CellWorkloads& w, const ProgressSink& say) {
+std::vector<CellRunner*> prepare_cells(CellPlan& plan, CellWorkloads& w, const ProgressSink& say,
+                                       const CellPrepared& prepared) {
   std::vector<CellRunner*> runnable;
   for (auto& c : plan.cells) {
     if (plugin::cancel_requested()) break;
     c->prepare(w, say);
     if (c->has_sampler()) runnable.push_back(c.get());
+    if (prepared) prepared(*c);
   }
   return runnable;
 }
@@ -62,7 +64,7 @@ bool sample_cells(const std::vector<CellRunner*>& runnable, uint64_t seed, measu
 std::vector<CellRunner*> mark_unprepared_interrupted(CellPlan& plan) {
   std::vector<CellRunner*> marked;
   for (auto& c : plan.cells)
-    if (!c->has_sampler() && !c->has_outputs && c->result.status_reason.empty()) {
+    if (!c->has_sampler() && !c->has_outputs && c->result.status_reason == kNotReached) {
       c->result.status = report::CellStatus::Interrupted;
       c->result.status_reason = "the run was interrupted before this cell was prepared";
       marked.push_back(c.get());

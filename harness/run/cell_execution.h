@@ -15,11 +15,14 @@
 
 namespace bb::run {
 
-// Prepares every cell (CellRunner::prepare) until a cancel; returns the cells that can be sampled.
-std::vector<CellRunner*> prepare_cells(CellPlan& plan, CellWorkloads& w, const ProgressSink& say);
-
 // Called as each cell ends: measured = its measurement was recorded (false: a sampling call failed).
 using CellFinished = std::function<void(CellRunner& cell, bool measured)>;
+// Called as each cell has been prepared (whatever came of it).
+using CellPrepared = std::function<void(CellRunner& cell)>;
+
+// Prepares every cell (CellRunner::prepare) until a cancel; returns the cells that can be sampled.
+std::vector<CellRunner*> prepare_cells(CellPlan& plan, CellWorkloads& w, const ProgressSink& say,
+                                       const CellPrepared& prepared = {});
 
 // Samples `runnable` in rounds of the scheduler until all are done; a cancel
 // (plugin::request_cancel) ends the rest as INTERRUPTED. Returns whether the run was interrupted.

@@ -34,6 +34,8 @@ report::Cell cell_record(const workload::CellSpec& s, const Backend& b, bool ban
   // Reference-only backends are never graded; nor is the bandwidth probe, which measures the
   // machine (other processes' memory traffic moves it), not a brick.
   rc.budget.graded = !b.reference_only && !bandwidth;
+  rc.status = report::CellStatus::Skipped;
+  rc.status_reason = kNotReached;
   return rc;
 }
 

@@ -18,6 +18,11 @@ struct CellPlan {
   std::map<const workload::CellSpec*, CellRunner*> reference_cell;  // the reference's cell of each spec
 };
 
+// The reason every planned cell carries (status SKIPPED) until it is prepared and measured or fails:
+// a result file written mid-run, or left by a killed run, says so for each cell not reached yet.
+inline constexpr const char* kNotReached =
+    "not reached: the run had not come to this cell when this file was written";
+
 CellPlan plan_cells(const std::vector<workload::CellSpec>& specs, const workload::CellSpec& bandwidth_spec,
                     const std::vector<std::unique_ptr<Backend>>& backends);
 

@@ -282,6 +282,9 @@ void CellRunner::fail(report::CellStatus status, const std::string& why, const P
         backend.name + ": " + f->reason);
     return;
   }
+  // A failure while a cancel is pending is the interrupt's doing (a plugin call cut short).
+  if (status == report::CellStatus::Failed && plugin::cancel_requested())
+    status = report::CellStatus::Interrupted;
   result.status = status;
   result.status_reason = why;
   say((status == report::CellStatus::Skipped ? "  skip " : "  FAIL ") + result.id + " on " + backend.name +

@@ -1,5 +1,7 @@
 #include "run/runner.h"
 
+#include <chrono>
+
 #include "config/brick.h"
 #include "measure/protocol.h"
 #include "plugin/backend.h"
@@ -61,11 +63,19 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   CellWorkloads workloads(model.model, specs, threads, e.protocol.seed);
   CellPlan plan = plan_cells(specs, bandwidth_spec, backends);
 
-  say("preparing " + std::to_string(plan.cells.size()) + " cells on " + std::to_string(backends.size()) +
-      " backends");
-  const std::vector<CellRunner*> runnable = prepare_cells(plan, workloads, say);
+  // Every planned cell is in the file from here on ("not reached" until it is), so a run killed while
+  // preparing still leaves a result that says what was planned and how far it got.
   for (auto& c : plan.cells) c->result_index = sink.add(c->result);
   sink.save();
+  say("preparing " + std::to_string(plan.cells.size()) + " cells on " + std::to_string(backends.size()) +
+      " backends");
+  auto last_save = std::chrono::steady_clock::now();
+  const std::vector<CellRunner*> runnable = prepare_cells(plan, workloads, say, [&](CellRunner& c) {
+    sink.store(c.result_index, c.result);
+    if (std::chrono::steady_clock::now() - last_save < std::chrono::seconds(1)) return;
+    sink.save();  // at most about once a second: each save is an fsync
+    last_save = std::chrono::steady_clock::now();
+  });
 
   say("measuring " + std::to_string(runnable.size()) + " cells (" +
       config::order_name(e.protocol.order).data() + " order, seed " + std::to_string(e.protocol.seed) + ")");

@@ -155,25 +155,24 @@ void decide_verdicts(CellPlan& plan, CellWorkloads& w, const config::Experiment&
   }
 }
 
-std::vector<std::string> ci_failures(const report::RunResult& r, const std::vector<std::string>& required,
+std::vector<std::string> ci_failures(const report::RunResult& r, const std::vector<RequiredBackend>& required,
                                      bool unstable_fails, std::vector<std::string>* notes) {
   std::vector<std::string> out;
-  for (const auto& name :
-       required) {  // --require: the backend ran, nothing of it failed, something was measured
+  for (const auto& [name, why] : required) {  // the backend ran, nothing of it failed, something was measured
+    const std::string req = ": required (" + why + ")";
     bool skipped = false, measured = false;
     for (const auto& s : r.skipped_backends)
       if (s.name == name) {
         skipped = true;
-        out.push_back(name + ": required (--require) but skipped: " + s.reason);
+        out.push_back(name + req + " but skipped: " + s.reason);
       }
     for (const auto& c : r.cells) {
       if (c.backend != name) continue;
       measured |= !c.samples.empty();
       if (c.status == report::CellStatus::Failed)
-        out.push_back(c.id + " on " + name + ": required (--require) but FAILED (" + c.status_reason + ")");
+        out.push_back(c.id + " on " + name + req + " but FAILED (" + c.status_reason + ")");
     }
-    if (!skipped && !measured)
-      out.push_back(name + ": required (--require) but none of its cells was measured");
+    if (!skipped && !measured) out.push_back(name + req + " but none of its cells was measured");
   }
   for (const auto& c : r.cells) {
     const std::string where = c.id + " on " + c.backend;

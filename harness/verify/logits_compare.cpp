@@ -10,6 +10,9 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "io/input_file.h"
+#include "io/json_limits.h"
+
 namespace bb::verify {
 namespace {
 
@@ -53,11 +56,13 @@ void write_row(std::FILE* f, const std::vector<float>& row) {
 }  // namespace
 
 LogitsRecord read_logits_json(const std::string& path) {
+  if (auto why = io::not_a_regular_file(path)) throw std::runtime_error(path + ": " + *why);
   std::ifstream in(path, std::ios::binary);
   if (!in) throw std::runtime_error(path + ": cannot open");
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
+  io::check_json_depth(text, path);
   rapidjson::Document doc;
   doc.Parse(text.c_str(), text.size());
   if (doc.HasParseError())

@@ -23,6 +23,7 @@ struct Transfer {
   Clock::time_point start, last_byte;
   bool got_byte = false;
   bool aborted_by_sink = false;
+  bool too_large = false;
   HttpFailure timeout = HttpFailure::kNone;
   bool cancelled = false;
   const volatile int32_t* cancel_flag = nullptr;
@@ -40,6 +41,10 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
       return 0;  // CURLE_WRITE_ERROR
     }
   } else if (t->body) {
+    if (t->body->size() + bytes > kMaxBodyBytes) {
+      t->too_large = true;
+      return 0;  // CURLE_WRITE_ERROR
+    }
     t->body->append(data, bytes);
   }
   return bytes;
@@ -136,6 +141,10 @@ HttpResponse HttpClient::request(const std::string& method, const std::string& u
     r.failure = HttpFailure::kCancelled;
   } else if (t.timeout != HttpFailure::kNone) {
     r.failure = t.timeout;
+  } else if (t.too_large) {
+    r.failure = HttpFailure::kTooLarge;
+    r.body.clear();
+    r.body.shrink_to_fit();
   } else if (t.aborted_by_sink) {
     r.failure = HttpFailure::kAborted;
   } else if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST ||
@@ -168,6 +177,9 @@ std::string describe_failure(const HttpResponse& r, const HttpTimeouts& t) {
       return "the response was abandoned (" + r.error + ")";
     case HttpFailure::kCancelled:
       return "cancelled by the host";
+    case HttpFailure::kTooLarge:
+      return "the response was larger than " + std::to_string(kMaxBodyBytes >> 20) +
+             " MiB and was abandoned; that is no answer of Ollama's API";
     case HttpFailure::kOther:
       return r.error;
   }

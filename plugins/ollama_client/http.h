@@ -25,6 +25,7 @@ enum class HttpFailure {
   kDropped,    // the peer closed the connection before the response was complete
   kAborted,    // the body callback asked to stop (a bad line, an error line)
   kCancelled,  // the host's cancel flag
+  kTooLarge,   // a collected body grew past kMaxBodyBytes
   kOther,
 };
 
@@ -35,6 +36,11 @@ struct HttpResponse {
   std::string error;   // libcurl's words for the failure
   double seconds = 0;  // wall time of the whole request
 };
+
+// The most a response body collected into HttpResponse::body may hold: no answer of Ollama's API
+// comes near it (a /api/tags of hundreds of models is kilobytes), and a server that sends more is
+// cut off rather than buffered (issue 14, defect 12: a 3 GB body added 2.4 GB of RSS).
+inline constexpr size_t kMaxBodyBytes = size_t{64} << 20;
 
 // Called with each piece of the body as it arrives (with the time it arrived); return false to abort.
 using BodySink = std::function<bool(const char* data, size_t n, std::chrono::steady_clock::time_point at)>;

@@ -127,6 +127,14 @@ bool GenerateStream::feed(const char* data, size_t n, std::chrono::steady_clock:
     }
   }
   pending_.erase(0, start);
+  if (pending_.size() > kMaxLineBytes) {
+    ++lines_;
+    error_ = "line " + std::to_string(lines_) + " of the stream is longer than " +
+             std::to_string(kMaxLineBytes >> 20) + " MiB without a newline; abandoned";
+    pending_.clear();
+    pending_.shrink_to_fit();
+    return false;
+  }
   return true;
 }
 
@@ -145,7 +153,7 @@ bool GenerateStream::line(const std::string& l, std::chrono::steady_clock::time_
     return false;
   }
   rapidjson::Document d;
-  d.Parse(l.data(), l.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(l.data(), l.size());
   if (d.HasParseError() || !d.IsObject()) {
     error_ = "line " + std::to_string(lines_) + " of the stream is not a JSON object (" +
              (d.HasParseError() ? std::string(rapidjson::GetParseError_En(d.GetParseError())) +
@@ -181,14 +189,14 @@ bool GenerateStream::line(const std::string& l, std::chrono::steady_clock::time_
 GenerateCounters counters_of(const std::string& json) {
   GenerateCounters c;
   rapidjson::Document d;
-  d.Parse(json.data(), json.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(json.data(), json.size());
   if (!d.HasParseError() && d.IsObject()) read_counters(d, c);
   return c;
 }
 
 std::optional<std::string> error_of_body(const std::string& body) {
   rapidjson::Document d;
-  d.Parse(body.data(), body.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(body.data(), body.size());
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
   auto e = d.FindMember("error");
   if (e == d.MemberEnd() || !e->value.IsString()) return std::nullopt;

@@ -39,6 +39,9 @@ struct GenerateCounters {
 // stream badly: an {"error": ...} line, a line that is not a JSON object; error() says what and where.
 class GenerateStream {
  public:
+  // The longest line a stream may send: a token's line is about 100 bytes; a server that sends more
+  // without a newline is abandoned, not buffered.
+  static constexpr size_t kMaxLineBytes = size_t{1} << 20;
   bool feed(const char* data, size_t n, std::chrono::steady_clock::time_point at);
   // Call when the transfer ended: a last line without a newline is parsed; false if it is bad.
   bool finish(std::chrono::steady_clock::time_point at);

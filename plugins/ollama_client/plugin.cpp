@@ -230,7 +230,7 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     HttpResponse r = ctx->http->request("GET", ctx->url("/api/version"), "", quick);
     if (r.failure != HttpFailure::kNone || r.status != 200) ctx->fail("GET /api/version", r);
     rapidjson::Document d;
-    d.Parse(r.body.data(), r.body.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(r.body.data(), r.body.size());
     if (d.HasParseError() || !d.IsObject() || !d.HasMember("version") || !d["version"].IsString())
       throw AbiError(BB_DEVICE_ERROR,
                      "GET " + ctx->url("/api/version") +
@@ -277,7 +277,7 @@ void refresh_listing(bb_session* s, const char* path) {
     return;  // facts stay unknown
   }
   rapidjson::Document d;
-  d.Parse(r.body.data(), r.body.size());
+  d.Parse<rapidjson::kParseIterativeFlag>(r.body.data(), r.body.size());
   if (d.HasParseError() || !d.IsObject() || !d.HasMember("models") || !d["models"].IsArray()) return;
   auto canon = [](std::string t) { return t.find(':') == std::string::npos ? t + ":latest" : t; };
   for (const auto& m : d["models"].GetArray()) {
@@ -311,7 +311,7 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
     if (r.failure != HttpFailure::kNone || r.status != 200)
       ctx->fail("POST /api/show for model " + ctx->model, r);
     rapidjson::Document d;
-    d.Parse(r.body.data(), r.body.size());
+    d.Parse<rapidjson::kParseIterativeFlag>(r.body.data(), r.body.size());
     if (d.HasParseError() || !d.IsObject())
       throw AbiError(BB_DEVICE_ERROR, "POST /api/show answered something that is not a JSON object: '" +
                                           r.body.substr(0, 80) + "'");

@@ -65,6 +65,46 @@ TEST_F(BenchDiffCli, ASlowerCellExitsOneAndIsNamed) {
   EXPECT_EQ(test::run_bench("diff " + path("a.json") + " " + path("c.json")).exit_code, 0);
 }
 
+// Issue 14, defect 4 as the nightly meets it: NEW was interrupted before any avx_bricks cell finished.
+TEST_F(BenchDiffCli, ANewFileThatLostCellsExitsOneUnlessAllowed) {
+  write_result_json(testing::sample_result(), path("a.json"));
+  RunResult lost = testing::sample_result();
+  lost.state = "interrupted";
+  std::erase_if(lost.cells, [](const Cell& c) { return c.backend == "avx_bricks"; });
+  write_result_json(lost, path("b.json"));
+  auto r = test::run_bench("diff " + path("a.json") + " " + path("b.json"));
+  EXPECT_EQ(r.exit_code, 1) << r.err << r.out;
+  EXPECT_THAT(r.out, HasSubstr("MISSING: "));
+  EXPECT_THAT(r.out, HasSubstr("backend avx_bricks (all "));
+  auto js = test::run_bench("diff " + path("a.json") + " " + path("b.json") + " --format json");
+  rapidjson::Document doc;
+  doc.Parse(js.out.c_str());
+  ASSERT_FALSE(doc.HasParseError()) << js.out;
+  EXPECT_FALSE(doc["regression"].GetBool());
+  EXPECT_TRUE(doc["failed"].GetBool());
+  EXPECT_GT(doc["missing"].GetInt(), 0);
+  auto allowed = test::run_bench("diff " + path("a.json") + " " + path("b.json") + " --allow-missing");
+  EXPECT_EQ(allowed.exit_code, 0) << allowed.out;
+  EXPECT_THAT(allowed.out, HasSubstr("missing (accepted, --allow-missing)"));
+}
+
+// Issue 14, defect 7: a 2 MB file of '[' crashed diff, report, export and generate --check-against
+// with a stack overflow. Every reader refuses it with the place and a usage exit.
+TEST_F(BenchDiffCli, DeeplyNestedJsonIsRefusedByEveryReader) {
+  write_result_json(testing::sample_result(), path("a.json"));
+  std::ofstream(path("deep.json")) << std::string(2 << 20, '[');
+  const std::string deep = path("deep.json");
+  for (const std::string& cmd : {"diff " + path("a.json") + " " + deep, "diff " + deep + " " + path("a.json"),
+                                 "export " + deep, "report " + deep + " -o " + path("r.html"),
+                                 "report " + path("a.json") + " --baseline " + deep + " -o " + path("r.html"),
+                                 "generate --model " + std::string(BRICKBENCH_TEST_DATA_DIR) +
+                                     "/oracle/tiny-b-q4_k_m.gguf --check-against " + deep}) {
+    auto r = test::run_bench(cmd);
+    EXPECT_EQ(r.exit_code, 2) << cmd << "\n" << r.err;
+    EXPECT_THAT(r.err, HasSubstr("JSON nested deeper than 128 levels at offset 128")) << cmd;
+  }
+}
+
 TEST_F(BenchDiffCli, FormatsMdAndJson) {
   write_result_json(testing::sample_result(), path("a.json"));
   write_result_json(scaled("qkv", "avx_bricks", 1.25), path("b.json"));

@@ -115,16 +115,24 @@ TEST(BenchDiff, WideSamplesGiveNoisyNotSlower) {
   EXPECT_FALSE(d.regression());
 }
 
-TEST(BenchDiff, FiveSamplesASideCanNeverReachAlphaAndSaySo) {
+// Issue 14, defect 5: the shipped configs give scalar_ref cells 5 samples; the exact U test lets a
+// doubling of such a cell be flagged (p = 2/252 < 0.01). Four a side cannot reach 0.01 (2/70), and
+// the note says so.
+TEST(BenchDiff, FiveSamplesASideCanFlagASlowdownFourCannotAndSaySo) {
   const auto base = run_with({cell("qkv", "b", {1.00, 1.01, 1.02, 1.03, 1.04})});
   const auto next = run_with({cell("qkv", "b", {2.00, 2.01, 2.02, 2.03, 2.04})});
-  const DiffResult d = diff_results(base, next);
+  const CellDiff& five = find(diff_results(base, next), "qkv");
+  EXPECT_EQ(five.verdict, DiffVerdict::Slower) << five.note;
+  EXPECT_NEAR(five.p_value, 2.0 / 252.0, 1e-12);
+  const auto base4 = run_with({cell("qkv", "b", {1.00, 1.01, 1.02, 1.03})});
+  const auto next4 = run_with({cell("qkv", "b", {2.00, 2.01, 2.02, 2.03})});
+  const DiffResult d = diff_results(base4, next4);
   const CellDiff& c = find(d, "qkv");
   EXPECT_EQ(c.verdict, DiffVerdict::Noisy);
-  EXPECT_THAT(c.note, HasSubstr("too few samples (5 vs 5)"));
+  EXPECT_THAT(c.note, HasSubstr("too few samples (4 vs 4)"));
   DiffSettings loose;
   loose.alpha = 0.05;
-  EXPECT_EQ(find(diff_results(base, next, loose), "qkv").verdict, DiffVerdict::Slower);
+  EXPECT_EQ(find(diff_results(base4, next4, loose), "qkv").verdict, DiffVerdict::Slower);
 }
 
 TEST(BenchDiff, AnUnstableCellNeedsItsIntervalBeyondTheMinimumEffect) {
@@ -162,10 +170,45 @@ TEST(BenchDiff, CellsInOneFileOnly) {
   EXPECT_THAT(find(d, "ffn").note, HasSubstr("not measured in NEW (SKIPPED: UNSUPPORTED)"));
   EXPECT_EQ(find(d, "rope").verdict, DiffVerdict::OnlyInNew);
   EXPECT_FALSE(d.regression());
+  // NEW lost both cells BASE measured: that fails the comparison (issue 14, defect 4).
+  EXPECT_EQ(d.missing(), 2);
+  EXPECT_TRUE(d.failed());
+  EXPECT_THAT(diff_outcome_line(d),
+              HasSubstr("MISSING: 2 cells measured in BASE but not in NEW: backend b (all 2 of its cells)"));
+  // A cell NEW has without samples shows no median of NEW.
+  EXPECT_TRUE(std::isnan(find(d, "ffn").median_new));
   ASSERT_EQ(d.backends.size(), 1u);
   EXPECT_EQ(d.backends[0].only_in_one, 3);
   EXPECT_EQ(d.backends[0].compared, 0);
   EXPECT_TRUE(std::isnan(d.backends[0].geomean_ratio));
+}
+
+// Issue 14, defect 4: an interrupted NEW that lost cells, or a backend that did not load in NEW,
+// passed as "OK ... only in one file". Each missing cell is named and fails, unless allowed.
+TEST(BenchDiff, CellsOrABackendMissingFromNewFailUnlessAllowed) {
+  auto measured = [](const std::string& id, const std::string& b, uint64_t seed) {
+    return cell(id, b, timings(1, 0.01, 20, seed));
+  };
+  const auto base = run_with({measured("qkv", "a", 1), measured("ffn", "a", 2), measured("rope", "a", 3),
+                              measured("qkv", "b", 4), measured("ffn", "b", 5)});
+  const auto next = run_with({measured("qkv", "a", 6)});
+  const DiffResult d = diff_results(base, next);
+  EXPECT_FALSE(d.regression());
+  EXPECT_EQ(d.missing(), 4);
+  EXPECT_TRUE(d.failed());
+  EXPECT_EQ(missing_text(d), "ffn, rope on a; backend b (all 2 of its cells)");
+  EXPECT_THAT(diff_outcome_line(d),
+              ::testing::StartsWith("MISSING: 4 cells measured in BASE but not in NEW: "));
+  EXPECT_THAT(diff_outcome_line(d), HasSubstr("(bench diff --allow-missing accepts that)"));
+  // Told that NEW is a subset on purpose, it passes and still says what is missing.
+  DiffSettings allow;
+  allow.allow_missing = true;
+  const DiffResult ok = diff_results(base, next, allow);
+  EXPECT_FALSE(ok.failed());
+  EXPECT_THAT(diff_outcome_line(ok), ::testing::StartsWith("OK: no cell significantly slower"));
+  EXPECT_THAT(diff_outcome_line(ok), HasSubstr("missing (accepted, --allow-missing): 4 cells"));
+  // Cells only in NEW never fail.
+  EXPECT_FALSE(diff_results(next, base).failed());
 }
 
 TEST(BenchDiff, TheBandwidthCeilingProbeWarnsButNeverGates) {

@@ -10,7 +10,9 @@
 
 namespace {
 
+using bb::measure::mann_whitney_exact_sf;
 using bb::measure::mann_whitney_u;
+using bb::measure::MannWhitneyMethod;
 
 TEST(MannWhitneyU, TextbookExampleWithoutTies) {
   // The example of scipy.stats.mannwhitneyu's documentation (ages of males and females).
@@ -20,7 +22,8 @@ TEST(MannWhitneyU, TextbookExampleWithoutTies) {
   // method='asymptotic' p-value is 0.11134688653314041).
   const std::vector<double> males = {19, 22, 16, 29, 24};
   const std::vector<double> females = {20, 11, 17, 12};
-  const auto r = mann_whitney_u(males, females);
+  const auto r = mann_whitney_u(males, females, MannWhitneyMethod::kAsymptotic);
+  EXPECT_FALSE(r.exact);
   EXPECT_EQ(r.n_a, 5);
   EXPECT_EQ(r.n_b, 4);
   EXPECT_DOUBLE_EQ(r.u_a, 17);
@@ -28,6 +31,58 @@ TEST(MannWhitneyU, TextbookExampleWithoutTies) {
   EXPECT_NEAR(r.z, 1.5921683328090657, 1e-12);
   EXPECT_NEAR(r.p_value, 0.11134688653314041, 1e-12);
   EXPECT_NEAR(r.probability_a_greater(), 17.0 / 20.0, 1e-15);
+}
+
+// Issue 14, defect 5: with few samples the exact distribution is used, as scipy's method='auto' does.
+TEST(MannWhitneyU, SmallSamplesWithoutTiesGetTheExactPValue) {
+  // scipy.stats.mannwhitneyu's documented exact p-value for the same example: 0.1111111111111111
+  // (P(U >= 17) = 14/126 for 5 vs 4, doubled).
+  const std::vector<double> males = {19, 22, 16, 29, 24};
+  const std::vector<double> females = {20, 11, 17, 12};
+  const auto r = mann_whitney_u(males, females);
+  EXPECT_TRUE(r.exact);
+  EXPECT_NEAR(r.p_value, 0.1111111111111111, 1e-14);
+  // 5 vs 5 completely separated: 2 of the C(10, 5) = 252 orderings are as extreme: p = 2/252 = 0.0079,
+  // below alpha 0.01, where the approximation said 0.012.
+  const std::vector<double> a = {1.00, 1.01, 1.02, 1.03, 1.04}, b = {2.00, 2.01, 2.02, 2.03, 2.04};
+  EXPECT_NEAR(mann_whitney_u(a, b).p_value, 2.0 / 252.0, 1e-15);
+  EXPECT_GT(mann_whitney_u(a, b, MannWhitneyMethod::kAsymptotic).p_value, 0.01);
+  // Ties fall back to the approximation (scipy's 'auto' does the same).
+  const std::vector<double> tied = {1.00, 1.01, 1.02, 1.03, 2.00};
+  EXPECT_FALSE(mann_whitney_u(tied, b).exact);
+  // Large samples use the approximation unless told otherwise.
+  std::vector<double> x, y;
+  for (int i = 0; i < 20; ++i) x.push_back(i), y.push_back(i + 10.5);
+  EXPECT_FALSE(mann_whitney_u(x, y).exact);
+  const auto forced = mann_whitney_u(x, y, MannWhitneyMethod::kExact);
+  EXPECT_TRUE(forced.exact);
+  EXPECT_EQ(forced.p_value, 2 * mann_whitney_exact_sf(20, 20, forced.u_b));
+  // Far in the tail the approximation overstates p (here 2.9e-5 against the exact 6.9e-6).
+  EXPECT_LT(forced.p_value, mann_whitney_u(x, y).p_value);
+}
+
+TEST(MannWhitneyU, TheExactDistributionMatchesEnumeration) {
+  // Every ordering of m a's and n b's, counted by brute force, against the recurrence.
+  for (int m = 1; m <= 5; ++m)
+    for (int n = 1; n <= 6; ++n) {
+      std::vector<int> counts(static_cast<size_t>(m * n) + 1, 0);
+      int total = 0;
+      for (unsigned mask = 0; mask < (1u << (m + n)); ++mask) {
+        if (__builtin_popcount(mask) != m) continue;
+        int u = 0, bs = 0;  // positions in increasing order; bit set = an a
+        for (int p = 0; p < m + n; ++p) (mask >> p & 1u) ? u += bs : ++bs;
+        ++counts[static_cast<size_t>(u)];
+        ++total;
+      }
+      int tail = 0;
+      for (int u = m * n; u >= 0; --u) {
+        tail += counts[static_cast<size_t>(u)];
+        ASSERT_NEAR(mann_whitney_exact_sf(m, n, u), static_cast<double>(tail) / total, 1e-12)
+            << m << " vs " << n << ", U >= " << u;
+        ASSERT_NEAR(mann_whitney_exact_sf(n, m, u), static_cast<double>(tail) / total, 1e-12);
+      }
+    }
+  EXPECT_THROW(mann_whitney_exact_sf(200, 200, 1), std::invalid_argument);
 }
 
 TEST(MannWhitneyU, TiesUseMidranksAndTheTieCorrectedVariance) {
@@ -64,6 +119,7 @@ TEST(MannWhitneyU, NoShiftGivesPOfOne) {
   // correction leaves z = 0 and p = 1.
   const std::vector<double> x = {1, 2, 3, 4, 5};
   const auto same = mann_whitney_u(x, x);
+  EXPECT_FALSE(same.exact);
   EXPECT_EQ(same.z, 0.0);
   EXPECT_EQ(same.p_value, 1.0);
 }

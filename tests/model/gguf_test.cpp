@@ -10,6 +10,7 @@
 
 #include "model/ggml_types.h"
 #include "model_test_util.h"
+#include "test_util.h"
 
 namespace bb::model {
 namespace {
@@ -210,7 +211,7 @@ TEST(GgufReader, RejectsMissingEmptyAndForeignFiles) {
   expect_gguf_error(dir.file("empty.gguf"), "too small");
   test::write_bytes(dir.file("text.gguf"), {'h', 'e', 'l', 'l', 'o', '\n'});
   expect_gguf_error(dir.file("text.gguf"), "not a GGUF file");
-  expect_gguf_error(dir.path(), "not a regular file");
+  expect_gguf_error(dir.path(), "is a directory, not a file");
 }
 
 TEST(GgufReader, TruncationAt20OffsetsThrows) {
@@ -487,6 +488,30 @@ TEST(GgufWriter, RoundTripsEveryValueType) {
   }
   EXPECT_THROW(f->get_float("missing.key"), GgufError);
   EXPECT_EQ(f->find("a.string")->to_string(2), "[\"a\", \"\", ...] (3 STRING)");
+}
+
+// Issue 14, defect 15: names from a GGUF reached messages and the terminal raw: a NUL cut the
+// message, ESC bytes drove the terminal. They are shown as \xNN.
+TEST(GgufReader, NamesFromTheFileAreEscapedInMessagesAndListings) {
+  EXPECT_EQ(printable(std::string("a\x1b[2Jb\0c\x7f\xc3\xa9", 11)), "a\\x1b[2Jb\\x00c\\x7f\xc3\xa9");
+  EXPECT_STREQ(GgufError(std::string("tensor 'x\0y\x1b'", 13)).what(), "tensor 'x\\x00y\\x1b'");
+
+  TempDir dir;
+  GgufWriter w;
+  w.add("general.architecture", GgufValue::of_string(std::string("qw\0en\x1b]0;pwned\x07", 15)));
+  w.add(std::string("evil\x1b[31m.key", 13), GgufValue::of_string("\x1b[2J\x1b[H"));
+  w.add_tensor(std::string("t\x1b[1m\0.weight", 13), static_cast<int32_t>(GgmlType::F32), {4},
+               [](uint8_t* d, uint64_t n) { std::memset(d, 0, n); });
+  const std::string path = dir.file("evil.gguf");
+  w.write(path);
+  auto r = bb::test::run_bench("inspect " + path + " --tensors");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find('\0'), std::string::npos);
+  EXPECT_EQ(r.out.find('\x07'), std::string::npos);
+  EXPECT_NE(r.out.find("evil\\x1b[31m.key"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("t\\x1b[1m\\x00.weight"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("qw\\x00en\\x1b]0;pwned\\x07"), std::string::npos) << r.out;
 }
 
 TEST(GgufWriter, RejectsBadTensorsAndMixedArrays) {

@@ -239,6 +239,29 @@ TEST_F(BenchOllama, MalformedJsonIsReportedWithTheLine) {
                           "malformed response after 2 tokens: line 3 of the stream is not a JSON object");
 }
 
+// Issue 14, defect 7: an Ollama line of 2M '[' killed the whole `bench run` (a recursive parse). The
+// peer's cell fails with why; scalar_ref's cells and the result file are untouched.
+TEST_F(BenchOllama, ADeeplyNestedLineFailsThePeerCellNotTheRun) {
+  test::Standin s({"--model", "tiny=" + kTiny, "--fail", "deep"}, dir_.path());
+  expect_peer_cell_failed(run(config(s.url())), "malformed response after 2 tokens: line 3 of the stream");
+}
+
+// Issue 14, defect 12: ollama_client buffered whatever it was sent (a 3 GB body added 2.4 GB of RSS).
+// A stream line past 1 MiB and a body past 64 MiB are abandoned with why.
+TEST_F(BenchOllama, OversizedResponsesAreAbandonedNotBuffered) {
+  {
+    test::Standin s({"--model", "tiny=" + kTiny, "--fail", "endless-line"}, dir_.path());
+    expect_peer_cell_failed(run(config(s.url())), "is longer than 1 MiB without a newline; abandoned");
+  }
+  test::Standin s({"--model", "tiny=" + kTiny, "--fail", "huge-version"}, dir_.path());
+  auto r = run(config(s.url()));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  auto result = checked_result();
+  ASSERT_EQ(result.skipped_backends.size(), 1u) << r.err;
+  EXPECT_EQ(result.skipped_backends[0].name, "ollama_client");
+  EXPECT_THAT(result.skipped_backends[0].reason, HasSubstr("larger than 64 MiB and was abandoned"));
+}
+
 TEST_F(BenchOllama, AbsentFieldsAreUnknownNeverZero) {
   test::Standin s({"--model", "tiny=" + kTiny, "--fail", "absent-fields"}, dir_.path());
   auto r = run(config(s.url()));

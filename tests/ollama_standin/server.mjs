@@ -21,6 +21,10 @@
 //                       stall           two tokens, then nothing more (the connection stays open)
 //                       stall-start     headers are never sent
 //                       malformed       two tokens, then a line that is not JSON
+//                       deep            two tokens, then a line of 500,000 '[' (a parser without a
+//                                       depth limit overflows its stack on it)
+//                       endless-line    two tokens, then 3 MiB without a newline (the connection stays open)
+//                       huge-version    GET /api/version answers a 65 MiB body
 //                       absent-fields   a normal stream whose final line lacks every count and duration
 //                                       (and /api/ps lacks size_vram, /api/show lacks details)
 //   Each switch also reads from the environment: STANDIN_PORT, STANDIN_MODELS ("TAG=PATH,TAG=PATH"),
@@ -40,7 +44,7 @@ import {getLlama, readGgufFileInfo} from "node-llama-cpp";
 
 const STANDIN_VERSION = "0.12.6-brickbench-standin";
 const FAIL_MODES = ["404", "500", "error-mid-stream", "drop-mid-stream", "stall", "stall-start", "malformed",
-  "absent-fields"];
+  "absent-fields", "deep", "endless-line", "huge-version"];
 const MODEL_MEDIA_TYPE = "application/vnd.ollama.image.model";
 const DEFAULT_NUM_CTX = 4096;               // Ollama's default context since 0.6
 const DEFAULT_KEEP_ALIVE_NS = 5 * 60 * 1e9;  // "5m"
@@ -433,7 +437,8 @@ async function generateLike(req, res, body, kind) {
     if (stream) res.writeHead(200, {"Content-Type": "application/x-ndjson", "Transfer-Encoding": "chunked"});
   };
   let text = "";
-  const misbehaveAfter = ["error-mid-stream", "drop-mid-stream", "stall", "malformed"].includes(fail) ? 2 : Infinity;
+  const misbehaveAfter =
+    ["error-mid-stream", "drop-mid-stream", "stall", "malformed", "deep", "endless-line"].includes(fail) ? 2 : Infinity;
   let misbehaved = false;
 
   const result = await serialized(async () => {
@@ -457,6 +462,12 @@ async function generateLike(req, res, body, kind) {
     } else if (fail === "malformed") {
       res.end(`{"model":"${tag}","created_at":"${created()}","response":"\u0007,"done":fal\n`);
     } else if (fail === "stall") {
+      await new Promise((resolve) => req.socket.once("close", resolve));
+    } else if (fail === "deep") {
+      res.end("[".repeat(500000) + "\n");
+    } else if (fail === "endless-line") {
+      const piece = "x".repeat(64 << 10);
+      for (let i = 0; i < 48 && !closed; ++i) res.write(piece);
       await new Promise((resolve) => req.socket.once("close", resolve));
     }
     return;
@@ -520,7 +531,10 @@ async function handle(req, res) {
   try {
     if (req.method === "HEAD" && url.pathname === "/") return res.writeHead(200).end();
     if (route === "GET /") return res.writeHead(200, {"Content-Type": "text/plain"}).end("Ollama is running");
-    if (route === "GET /api/version") return sendJson(res, 200, {version: STANDIN_VERSION});
+    if (route === "GET /api/version") {
+      if (options.fail === "huge-version") return sendJson(res, 200, {version: "9".repeat(65 << 20)});
+      return sendJson(res, 200, {version: STANDIN_VERSION});
+    }
     if (route === "GET /api/tags") return await tags(res);
     if (route === "GET /api/ps") return await ps(res);
     if (route === "POST /api/show") return await show(res, await readBody(req));

@@ -13,13 +13,17 @@
 #include <unistd.h>
 
 #include <bit>
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <functional>
 #include <limits>
+#include <thread>
 
 #include "config/experiment.h"
+#include "io/json_limits.h"
 #include "result/atomic_file.h"
+#include "result/result_schema.h"
 #include "sample_result.h"
 #include "test_dir.h"
 
@@ -371,6 +375,64 @@ TEST(AtomicWrite, FailureKeepsTheOldFileAndSaysWhy) {
   EXPECT_EQ(read_file(path), "old");
 }
 
+// Issue 14, defect 6: --out /dev/null (as root) replaced the device with a regular file, and a
+// symlink was replaced by a file. What is at the path decides how it is written.
+TEST(AtomicWrite, PathsThatAreNotRegularFilesAreNeverRenamedOver) {
+  TestDir dir;
+  const std::string content = result_json(sample_result());
+  // A symlink: its target gets the content, the link stays a link.
+  const std::string target = dir / "target.json", link = dir / "link.json";
+  write_file(target, "old");
+  std::filesystem::create_symlink(target, link);
+  write_file_atomically(link, content);
+  EXPECT_TRUE(std::filesystem::is_symlink(link));
+  EXPECT_EQ(read_file(target), content);
+  // A dangling symlink: the file it names is created.
+  const std::string dangling = dir / "dangling.json", later = dir / "later.json";
+  std::filesystem::create_symlink(later, dangling);
+  write_file_atomically(dangling, "x");
+  EXPECT_TRUE(std::filesystem::is_symlink(dangling));
+  EXPECT_EQ(read_file(later), "x");
+  // A directory: refused, left alone.
+  const std::string sub = dir / "sub";
+  std::filesystem::create_directory(sub);
+  try {
+    write_file_atomically(sub, content);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("is a directory"));
+  }
+  EXPECT_TRUE(std::filesystem::is_directory(sub));
+  // A character device: written in place, still a device.
+  write_file_atomically("/dev/null", content);
+  struct stat st {};
+  ASSERT_EQ(::stat("/dev/null", &st), 0);
+  EXPECT_TRUE(S_ISCHR(st.st_mode));
+  // A FIFO nobody reads: an error at once, not a hang; with a reader, the reader gets the content.
+  const std::string fifo = dir / "fifo";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  try {
+    write_file_atomically(fifo, content);
+    FAIL() << "expected an error";
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("a FIFO that nobody reads"));
+  }
+  std::string got;
+  std::thread reader([&] { got = read_file(fifo); });
+  for (int i = 0; i < 500; ++i) {  // until the reader has the FIFO open
+    try {
+      write_file_atomically(fifo, content);
+      break;
+    } catch (const std::runtime_error&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  reader.join();
+  EXPECT_EQ(got, content);
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+}
+
 TEST(AtomicWrite, UnwritableDirectoryKeepsTheOldFile) {
   if (::geteuid() == 0) GTEST_SKIP() << "root writes into read-only directories";
   TestDir dir;
@@ -411,6 +473,19 @@ TEST(ResultJsonReader, NamesTheFileAndTheField) {
               HasSubstr("/schema_version: schema_version 2 is not one this build reads (1)"));
   // Fields this build does not know are ignored.
   EXPECT_EQ(read_error(edited([](auto& d) { rapidjson::Pointer("/cells/0/future_field").Set(d, 1); })), "");
+}
+
+TEST(JsonDepth, CountsNestingOutsideStringsOnly) {
+  EXPECT_EQ(io::json_too_deep(std::string(128, '[') + std::string(128, ']')), std::string::npos);
+  EXPECT_EQ(io::json_too_deep(std::string(129, '[')), 128u);
+  EXPECT_EQ(io::json_too_deep("{\"a\": \"" + std::string(500, '[') + "\"}"), std::string::npos);
+  EXPECT_EQ(io::json_too_deep("[\"\\\"" + std::string(200, '{') + "\"]"),
+            std::string::npos);  // escaped quote
+  EXPECT_EQ(io::json_too_deep("{\"a\":" + std::string(3, '{'), 2), 2u + 4u);
+  std::vector<std::string> errors =
+      validate_result_json(std::string(1000, '['), default_result_schema_path());
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_THAT(errors[0], HasSubstr("nested deeper than 128 levels"));
 }
 
 TEST(ResultJsonReader, MissingFileIsNamed) {

@@ -68,5 +68,26 @@ TEST(CiFailures, AFailedEquivalenceFailsWhateverTheStatus) {
               ElementsAre("qkv on avx_bricks: equivalence failed (nmse 3.1e-2 > 1e-5)"));
 }
 
+// Issue 14 defects 1 and 2: a --backend typo or a reference that never ran left only the reference
+// (or nothing) measured, and --ci passed. Every backend the run was asked for must have run.
+TEST(CiFailures, ARequiredBackendThatWasSkippedOrNeverMeasuredFails) {
+  auto r = result_of({graded("qkv", report::CellStatus::Converged, true)});
+  r.skipped_backends.push_back({"cuda_bricks", "no CUDA device"});
+  const std::vector<RequiredBackend> required{
+      {"cuda_bricks", "--backend"}, {"scalar_ref", "the reference"}, {"avx_bricks", "--backend"}};
+  EXPECT_THAT(ci_failures(r, required),
+              ElementsAre("cuda_bricks: required (--backend) but skipped: no CUDA device",
+                          "scalar_ref: required (the reference) but none of its cells was measured"));
+  // Once each ran and measured something, they pass.
+  r.skipped_backends.clear();
+  auto ref = graded("qkv", report::CellStatus::Converged, true);
+  ref.backend = "scalar_ref";
+  auto cuda = ref;
+  cuda.backend = "cuda_bricks";
+  r.cells.push_back(ref);
+  r.cells.push_back(cuda);
+  EXPECT_THAT(ci_failures(r, required), IsEmpty());
+}
+
 }  // namespace
 }  // namespace bb::run

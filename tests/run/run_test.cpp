@@ -10,13 +10,17 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "result/result_json.h"
 #include "result/result_schema.h"
+#include "run/cell_plan.h"
 #include "test_util.h"
 
 namespace bb::run {
@@ -221,63 +225,124 @@ TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {
   GTEST_SKIP() << "the host moved under every probe/slow pair (o_proj's median by more than 20%):\n" << seen;
 }
 
-TEST_F(BenchRun, SigintLeavesAValidResultWithTheFinishedCells) {
-  const std::string cfg = dir_.path() + "/long.yaml";
-  // Unreachable CV target and sequential order: cells finish one by one, each at its 1.5 s cap, so the
-  // run would last ~20 s; it is interrupted after the second.
-  write(cfg, "name: long\nmodel: {gguf: " + kOracle +
-                 "tiny-b-q4_k_m.gguf}\n"
-                 "protocol: {warmup_ms: 5, min_samples: 5, max_samples: 100000, cv_target: 0.000001,"
-                 " max_seconds_per_cell: 1.5, order: sequential}\n"
-                 "bricks: [rms_norm, qkv, rope, o_proj, ffn, {brick: attention, context: [64, 128, 256]},"
-                 " {brick: gemv, type: all}, {brick: layer, context: [64, 128]}]\n");
+// A run of ~20 s (unreachable CV target, sequential order: cells finish one by one at their 1.5 s
+// cap), stopped by `sig` once the result file shows `wait_finished` finished cells (0: as soon as the
+// file exists, while cells are still being prepared). Returns the wait status; the file is out_.
+int run_and_stop(const std::string& dir, const std::string& out, int sig, size_t wait_finished,
+                 size_t* finished_seen) {
+  const std::string cfg = dir + "/long.yaml";
+  write(
+      cfg,
+      "name: long\nmodel: {gguf: " + kOracle +
+          "tiny-b-q4_k_m.gguf}\n"
+          "protocol: {warmup_ms: 5, min_samples: 5, max_samples: 100000, cv_target: 0.000001,"
+          " max_seconds_per_cell: 1.5, order: sequential}\n"
+          "bricks: [rms_norm, qkv, rope, o_proj, ffn, {brick: attention, context: [64, 128, 256]},"
+          " {brick: gemv, type: all}, {brick: layer, context: [64, 128]}, {brick: decode, context: [64]}]\n");
   pid_t pid = fork();
-  ASSERT_GE(pid, 0);
+  if (pid < 0) return -1;
   if (pid == 0) {
     unsetenv("BRICKBENCH_PLUGIN_PATH");
     int devnull = open("/dev/null", O_WRONLY);
     dup2(devnull, 1);
     dup2(devnull, 2);
-    execl(BRICKBENCH_BENCH_EXE, "bench", "run", cfg.c_str(), "--bandwidth-mib", "8", "--out", out_.c_str(),
+    execl(BRICKBENCH_BENCH_EXE, "bench", "run", cfg.c_str(), "--bandwidth-mib", "8", "--out", out.c_str(),
           static_cast<char*>(nullptr));
     _exit(127);
   }
-  // Wait until the file shows at least two finished cells, then interrupt.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   size_t finished = 0;
+  bool seen = false;
   while (std::chrono::steady_clock::now() < deadline) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    std::this_thread::sleep_for(std::chrono::milliseconds(wait_finished ? 100 : 5));
     try {
-      auto r = report::read_result_json(out_);
+      auto r = report::read_result_json(out);
+      seen = true;
       finished = 0;
       for (const auto& c : r.cells)
         finished += c.status == report::CellStatus::Unstable || c.status == report::CellStatus::Converged;
-      if (finished >= 2) break;
+      if (finished >= wait_finished) break;
     } catch (const std::exception&) {
     }
   }
-  ASSERT_GE(finished, 2u) << "no cell finished within 60 s";
-  kill(pid, SIGINT);
+  *finished_seen = seen ? finished : 0;
+  kill(pid, sig);
   int status = 0;
   waitpid(pid, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 130);
+  return seen && finished >= wait_finished ? status : -2;
+}
 
-  const std::string text = slurp(out_);
+// The result file of a stopped run: valid against the schema, state interrupted, the finished cells
+// kept with their samples, every other cell INTERRUPTED with its reason (none SKIPPED for want of
+// time, none with an empty reason).
+void expect_interrupted_result(const std::string& out, size_t finished) {
+  const std::string text = slurp(out);
   auto errors = report::validate_result_json(text, report::default_result_schema_path());
   EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
-  auto r = report::read_result_json(out_);
+  auto r = report::read_result_json(out);
   EXPECT_EQ(r.state, "interrupted");
   size_t kept = 0, interrupted = 0;
   for (const auto& c : r.cells) {
     if (c.status == report::CellStatus::Unstable || c.status == report::CellStatus::Converged) {
       ++kept;
       EXPECT_FALSE(c.samples.empty()) << c.id;
+      continue;
     }
+    EXPECT_FALSE(c.status_reason.empty()) << c.id << " on " << c.backend;
+    EXPECT_NE(c.status_reason, run::kNotReached) << c.id << " on " << c.backend;
+    if (c.status == report::CellStatus::Skipped)
+      EXPECT_THAT(c.status_reason, HasSubstr("does not list")) << c.id << " on " << c.backend;
+    else
+      EXPECT_EQ(c.status, report::CellStatus::Interrupted)
+          << c.id << " on " << c.backend << ": " << c.status_reason;
     interrupted += c.status == report::CellStatus::Interrupted;
   }
   EXPECT_GE(kept, finished);
   EXPECT_GT(interrupted, 0u);
+}
+
+TEST_F(BenchRun, SigintLeavesAValidResultWithTheFinishedCells) {
+  size_t finished = 0;
+  const int status = run_and_stop(dir_.path(), out_, SIGINT, 2, &finished);
+  ASSERT_NE(status, -2) << "no two cells finished within 60 s";
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  expect_interrupted_result(out_, finished);
+}
+
+// Issue 14, defect 9: SIGTERM (a CI timeout, kill) and SIGHUP (a closed terminal) were not handled:
+// exit 143 with no result file when killed while preparing, `state: running` mid-run. They stop the
+// run as SIGINT does, exit 128 + the signal; killed while preparing, the file is still complete.
+TEST_F(BenchRun, SigtermAndSighupLeaveAValidResultLikeSigint) {
+  for (const auto& [sig, wait, code] :
+       {std::tuple{SIGTERM, size_t{1}, 143}, std::tuple{SIGHUP, size_t{1}, 129},
+        std::tuple{SIGTERM, size_t{0}, 143}}) {
+    SCOPED_TRACE(std::string(strsignal(sig)) + (wait ? " mid-run" : " while preparing"));
+    std::filesystem::remove(out_);
+    size_t finished = 0;
+    const int status = run_and_stop(dir_.path(), out_, sig, wait, &finished);
+    ASSERT_NE(status, -2) << "the run did not get far enough within 60 s";
+    ASSERT_TRUE(WIFEXITED(status)) << "killed by signal " << (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+    EXPECT_EQ(WEXITSTATUS(status), code);
+    expect_interrupted_result(out_, finished);
+  }
+}
+
+// After SIGKILL nothing can be finished, but every cell the file holds says what became of it: the
+// ones not reached say so.
+TEST_F(BenchRun, AfterSigkillCellsNotReachedSaySo) {
+  size_t finished = 0;
+  const int status = run_and_stop(dir_.path(), out_, SIGKILL, 1, &finished);
+  ASSERT_NE(status, -2) << "no cell finished within 60 s";
+  ASSERT_TRUE(WIFSIGNALED(status));
+  auto r = report::read_result_json(out_);
+  EXPECT_EQ(r.state, "running");
+  size_t not_reached = 0;
+  for (const auto& c : r.cells) {
+    EXPECT_FALSE(c.status_reason.empty() && c.samples.empty()) << c.id << " on " << c.backend;
+    not_reached += c.status_reason == run::kNotReached;
+  }
+  EXPECT_GT(not_reached, 0u);
 }
 
 TEST_F(BenchRun, BadConfigsAreUsageErrorsNamingFileLineAndChoices) {
@@ -311,6 +376,55 @@ TEST_F(BenchRun, MissingBackendsAreSkippedWithTheReasonAndTheRestRuns) {
   EXPECT_FALSE(result.skipped_backends[0].reason.empty());
   ASSERT_NE(find_cell(result, "rms_norm", "scalar_ref"), nullptr);
   EXPECT_THAT(r.out, HasSubstr("cuda_bricks"));  // the console says what it skipped
+}
+
+// Issue 14, defects 1 and 2: `--backend avx_brick --ci` (a typo) exited 0 with only the reference
+// measured, and a typo in `reference:` turned every equivalence check off. Unknown names are usage
+// errors that list what exists; a named backend that did not run fails --ci.
+TEST_F(BenchRun, UnknownBackendOrReferenceNamesAreErrorsAndCiNeedsEveryNamedBackend) {
+  const std::string cfg = dir_.path() + "/names.yaml";
+  write(cfg, tiny_config("  - rms_norm\n", "backends: [scalar_ref, avx_bricks, cuda_bricks]\n"));
+  auto typo =
+      test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --backend avx_brick --out " + out_);
+  EXPECT_EQ(typo.exit_code, 2) << typo.err;
+  EXPECT_THAT(typo.err, HasSubstr("--backend avx_brick: no such backend; did you mean 'avx_bricks'?"));
+  EXPECT_THAT(typo.err, HasSubstr("known: "));
+  EXPECT_FALSE(std::filesystem::exists(out_));
+
+  write(cfg, tiny_config("  - rms_norm\n", "reference: scalar_reff\n"));
+  auto ref = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --out " + out_);
+  EXPECT_EQ(ref.exit_code, 2) << ref.err;
+  EXPECT_THAT(ref.err, HasSubstr("reference backend 'scalar_reff'"));
+  EXPECT_THAT(ref.err, HasSubstr("did you mean 'scalar_ref'?"));
+
+  // A backend the config names but this machine lacks (no plugin of that name, or one that does not
+  // load): skipped with why; fine without --ci, a failure of --ci when it was asked for by --backend.
+  write(cfg, tiny_config("  - rms_norm\n", "backends: [scalar_ref, no_such_gpu]\n"));
+  auto plain =
+      test::run_bench("run " + cfg + " --quiet --bandwidth-mib 8 --backend no_such_gpu --out " + out_);
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  auto ci =
+      test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --backend no_such_gpu --out " + out_);
+  EXPECT_EQ(ci.exit_code, 1) << ci.err;
+  EXPECT_THAT(ci.err, HasSubstr("no_such_gpu: required (--backend) but skipped: "));
+  // Without --backend the config's list is what the machine has; --ci passes on what ran.
+  auto all = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --out " + out_);
+  EXPECT_EQ(all.exit_code, 0) << all.err;
+}
+
+// Issue 14, defect 11: --threads 100000 aborted avx_bricks, --threads -5 was accepted.
+TEST_F(BenchRun, ThreadCountsOutOfRangeAreUsageErrors) {
+  const std::string cfg = dir_.path() + "/threads.yaml";
+  write(cfg, tiny_config("  - rms_norm\n"));
+  for (const char* bad : {"-5", "100000"}) {
+    auto r = test::run_bench("run " + cfg + " --quiet --threads " + bad + " --out " + out_);
+    EXPECT_EQ(r.exit_code, 2) << bad << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr(std::string("--threads ") + bad + ": expected 0"));
+    auto g = test::run_bench(std::string("generate --synthetic tiny --n 1 --threads ") + bad);
+    EXPECT_EQ(g.exit_code, 2) << bad << ": " << g.err;
+    EXPECT_THAT(g.err, HasSubstr(std::string("--threads ") + bad + ": expected 0"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(out_));
 }
 
 TEST_F(BenchRun, FormatsAreSelectable) {

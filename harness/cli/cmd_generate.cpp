@@ -146,6 +146,7 @@ int cmd_generate(const std::vector<std::string>& args) {
   int32_t n = 12, threads = 0, n_ctx = 0;
   double max_nmse = -1, min_top1 = -1;
   plugin::SearchPaths paths;
+  paths.probe_in_child = true;  // a bad .so in the plugin path is rejected, never loaded here
 
   po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("model", po::value(&model_path), "a Qwen2 GGUF file")(

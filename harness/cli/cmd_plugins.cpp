@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/exit_guard.h"
 #include "cli/parse_args.h"
 #include "plugin/backend.h"
 #include "plugin/plugin_options.h"
@@ -239,6 +240,7 @@ void print_json(const PluginRegistry& registry) {
 
 int cmd_plugins(const std::vector<std::string>& args) {
   plugin::SearchPaths paths;
+  paths.probe_in_child = true;  // a bad .so in the plugin path is rejected, never loaded here
   bool json = false, verbose = false;
   po::options_description opts(
       "usage: bench plugins [--plugin-dir DIR]... [--plugin FILE.so]... [--json] [--verbose]\n\n"
@@ -265,7 +267,12 @@ int cmd_plugins(const std::vector<std::string>& args) {
 
   if (verbose) plugin::set_host_log_level(BB_LOG_DEBUG);
   PluginRegistry registry;
-  registry.discover(paths);
+  {
+    const ExitGuard guard("bench plugins: a plugin called exit() while it was being loaded (exit " +
+                          std::to_string(kExitInternal) +
+                          "); remove it from the plugin path, or load the others with --plugin FILE.so");
+    registry.discover(paths);
+  }
   for (const auto& warning : registry.warnings()) std::cerr << "bench plugins: warning: " << warning << "\n";
   if (json) {
     print_json(registry);

@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "cli/commands.h"
+#include "cli/exit_guard.h"
 #include "cli/parse_args.h"
 #include "config/experiment.h"
 #include "model/gguf.h"
@@ -92,7 +93,8 @@ constexpr const char* kUsage =
     "one result JSON (rewritten atomically as cells finish: Ctrl-C keeps every finished cell).\n"
     "Config schema: docs/CONFIG.md. Result schema: results/schema/result-v1.schema.json.\n\n"
     "exit codes: 0 done (with --ci: and every graded cell met its budget, passed equivalence and\n"
-    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error, 128 + the signal\n"
+    "converged), 1 --ci found a failure, 2 usage or config error, 3 internal error (also: a plugin\n"
+    "called exit()), 4 measured but the result file could not be written, 128 + the signal\n"
     "when stopped by SIGINT (130, Ctrl-C), SIGTERM (143) or SIGHUP (129); the result file is kept\n\noptions";
 
 }  // namespace
@@ -104,6 +106,7 @@ int cmd_run(const std::vector<std::string>& args) {
   int32_t threads = -1;
   int64_t bandwidth_mib = 256;
   plugin::SearchPaths paths;
+  paths.probe_in_child = true;  // a bad .so in the plugin path is rejected, never loaded here
 
   po::options_description opts(kUsage);
   opts.add_options()("help,h", "this help")("config", po::value(&config_path),
@@ -177,7 +180,13 @@ int cmd_run(const std::vector<std::string>& args) {
   g_stop_signal = 0;
   handle_stop_signals(true);
   report::RunResult result;
+  std::string write_failure;
+  ro.write_failure = &write_failure;
   try {
+    const ExitGuard guard("bench run: a plugin called exit() during the run, which stopped it (exit " +
+                          std::to_string(kExitInternal) + "); " + ro.out_path +
+                          " holds what was saved before, if anything (state: running). bench run --isolate "
+                          "contains such a plugin; bench plugins lists where each was found.");
     result = run::run_experiment(experiment, ro, [&](const std::string& line) {
       if (!quiet) std::cerr << line << std::endl;
     });
@@ -207,8 +216,13 @@ int cmd_run(const std::vector<std::string>& args) {
   require(experiment.reference, "the reference");
   for (const auto& n : required) require(n, "--require");
   for (const auto& n : only) require(n, "--backend");
-  return report_run(result, *reporter, ro.out_path, ci ? &ci_required : nullptr,
-                    experiment.protocol.unstable_fails_ci);
+  const int rc = report_run(result, *reporter, ro.out_path, ci ? &ci_required : nullptr,
+                            experiment.protocol.unstable_fails_ci);
+  if (write_failure.empty()) return rc;
+  std::cerr << "bench run: the result could not be written to " << ro.out_path << ": " << write_failure
+            << "\n  every cell was measured; the table above is what is left of it. Free space or give "
+               "another --out.\n";
+  return rc == kExitOk || rc == kExitFailure ? kExitNotWritten : rc;
 }
 
 }  // namespace bb::cli

@@ -11,6 +11,7 @@ inline constexpr int kExitOk = 0;             // success
 inline constexpr int kExitFailure = 1;        // the command ran and found a failure (bench run --ci, ...)
 inline constexpr int kExitUsage = 2;          // usage or input error: bad flag, bad config, bad input file
 inline constexpr int kExitInternal = 3;       // internal error: anything else that stopped the command
+inline constexpr int kExitNotWritten = 4;     // bench run measured, but its result file could not be written
 inline constexpr int kExitInterrupted = 130;  // stopped by SIGINT (128 + 2, the shell's convention)
 
 int cmd_plugins(const std::vector<std::string>& args);

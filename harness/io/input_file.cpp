@@ -5,7 +5,7 @@
 namespace bb::io {
 
 std::optional<std::string> not_a_regular_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
   if (S_ISREG(st.st_mode)) return std::nullopt;
   if (S_ISDIR(st.st_mode)) return "is a directory, not a file";

@@ -469,8 +469,9 @@ void release_slot(size_t slot) {
 }  // namespace
 
 std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path, PluginInfo& info,
-                                                         const IsolateOptions& options) {
+                                                         const IsolateOptions& options, bool* host_failed) {
   info.path = path;
+  if (host_failed) *host_failed = false;
   auto reject = [&info](std::string why) -> std::shared_ptr<const LoadedPlugin> {
     info.usable = false;
     info.rejection = std::move(why);
@@ -478,11 +479,17 @@ std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path
   };
   if (!std::filesystem::path(path).is_absolute()) return reject("not an absolute path: " + path);
   auto ch = std::make_unique<IsolatedChannel>(std::filesystem::path(path).filename().string(), options);
-  if (!ch->spawn(path)) return reject(ch->failure()->reason);
+  if (!ch->spawn(path)) {
+    if (host_failed) *host_failed = true;
+    return reject(ch->failure()->reason);
+  }
   ipc::Writer w;
   w.pod(ipc::Call::Load);
   IsolatedChannel::Reply r;
-  if (!ch->call(w, "loading", r)) return reject(r.message);
+  if (!ch->call(w, "loading", r)) {
+    if (host_failed) *host_failed = true;
+    return reject(r.message);
+  }
   uint32_t bits = 0;
   try {
     const std::string origin = info.origin;

@@ -21,8 +21,10 @@ namespace bb::plugin {
 
 // Loads `path` (absolute) in a child: the whole negotiation of load_plugin() happens there, and
 // `info` is what the child learnt. A child that crashes or hangs while loading makes the candidate
-// rejected with that reason.
+// rejected with that reason; *host_failed (when given) then says so, as against a rejection the
+// plugin's own negotiation gave (wrong ABI, probe 0).
 std::shared_ptr<const LoadedPlugin> load_isolated_plugin(const std::string& path, PluginInfo& info,
-                                                         const IsolateOptions& options);
+                                                         const IsolateOptions& options,
+                                                         bool* host_failed = nullptr);
 
 }  // namespace bb::plugin

@@ -116,6 +116,22 @@ void PluginRegistry::discover(const SearchPaths& paths) {
     seen_files_.push_back(key);
     PluginInfo info;
     info.origin = origin;
+    if (paths.probe_in_child && !paths.isolate.enabled) {
+      // Probed in a child first; what it rejects (a crash, a hang, an exit, a wrong ABI, a probe of 0)
+      // is recorded as the child saw it and never loaded here.
+      IsolateOptions probe = paths.isolate;
+      probe.enabled = true;
+      probe.call_timeout_s = kProbeTimeoutS;
+      PluginInfo probed;
+      probed.origin = origin;
+      bool host_failed = false;
+      if (!load_isolated_plugin(file.string(), probed, probe, &host_failed)) {
+        if (host_failed)
+          probed.rejection = "failed while being probed in a child process: " + probed.rejection;
+        candidates_.push_back(std::move(probed));
+        return;
+      }
+    }
     auto plugin = paths.isolate.enabled ? load_isolated_plugin(file.string(), info, paths.isolate)
                                         : load_plugin(file.string(), info);
     candidates_.push_back(std::move(info));

@@ -23,7 +23,16 @@ struct SearchPaths {
   bool use_env = true;             // BRICKBENCH_PLUGIN_PATH (':'-separated dirs)
   bool use_build_dir = true;       // the build's own plugins/ directory
   IsolateOptions isolate;          // load each plugin in a child process (bench run --isolate)
+  // Load each discovered plugin in a child process (`bench plugin-host`, isolate's host_executable)
+  // before loading it here: one whose entry crashes, hangs (kProbeTimeoutS) or exits there is
+  // rejected with why and never runs in this process, so one bad .so in a plugin directory cannot
+  // take down a command that does not use it (issue 14, defect 8). The bench commands set it; the
+  // default is off because a process that is not `bench` (a test binary) cannot serve plugin-host.
+  bool probe_in_child = false;
 };
+
+// How long a plugin's entry and probe may take in the probing child before it is rejected.
+inline constexpr double kProbeTimeoutS = 30;
 
 // One directory of the search, with where it came from (for `bench plugins` and error messages).
 struct SearchDir {

@@ -43,7 +43,7 @@ report::RunResult start_result(const config::Experiment& e, const RunOptions& o)
 
 report::RunResult run_experiment(const config::Experiment& e, const RunOptions& o, const ProgressSink& say) {
   report::RunResult r = start_result(e, o);
-  ResultSink sink(r, o.out_path);
+  ResultSink sink(r, o.out_path, say);
 
   const ModelUnderTest model = load_model(e, r);
   say("model: " + model.path + (r.model.synthetic ? " (synthetic " + r.model.synthetic_spec + ")" : "") +
@@ -93,6 +93,7 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   r.state = interrupted ? "interrupted" : "complete";
   r.finished_utc = utc_now_iso8601();
   sink.save();
+  if (o.write_failure) *o.write_failure = sink.write_failure();
   return r;
 }
 

@@ -28,6 +28,10 @@ struct RunOptions {
   int64_t bandwidth_bytes = int64_t{256} << 20;  // the copy that measures each backend's ceiling
   std::string command_line;
   double progress_interval_s = 1.0;  // at most one progress line per cell this often
+  // Set to why the last write of the result file failed ("" = the file holds the result). A write
+  // that fails (disk full) does not stop the run: measuring goes on into memory, each later save
+  // tries again, and the progress says so once.
+  std::string* write_failure = nullptr;
 };
 
 // Runs the experiment. Throws config::ConfigError / model::GgufError / InputError for problems of

@@ -73,7 +73,11 @@ TEST(AvxProbe, CappedAtAvx2RejectsTheAvx512BuildWithTheReason) {
   ASSERT_TRUE(a2.found && a5.found);
   EXPECT_FALSE(a5.usable);
   EXPECT_EQ(a5.score, 0);
-  EXPECT_THAT(a5.rejection, HasSubstr("lacks AVX-512 (forced by BRICKBENCH_AVX_PROBE_MAX=avx2)"));
+  // On a CPU with AVX-512 the cap is the reason; on one without (AMD Zen 3 VMs, say) the CPU is.
+  if (::bb::avx_test::cpu_has_avx512())
+    EXPECT_THAT(a5.rejection, HasSubstr("lacks AVX-512 (forced by BRICKBENCH_AVX_PROBE_MAX=avx2)"));
+  else
+    EXPECT_THAT(a5.rejection, HasSubstr("this CPU/OS lacks AVX512F"));
   EXPECT_TRUE(a2.usable);
   EXPECT_TRUE(a2.selected);
   EXPECT_EQ(a2.score, 100);

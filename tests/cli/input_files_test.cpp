@@ -43,8 +43,9 @@ TEST_F(InputFiles, AFifoADirectoryOrADeviceIsRefusedAtOnceByEveryReader) {
   expect_refused("run " + fifo, fifo_words);
   expect_refused("run " + dir_.path(), "is a directory");
   // A config whose model is no file: named as what it is, not "no such file".
-  for (const auto& [model, words] : {std::pair{fifo, fifo_words}, std::pair{dir_.path(), std::string("is a directory")},
-                                     std::pair{std::string("/dev/zero"), std::string("is a character device")}}) {
+  for (const auto& [model, words] :
+       {std::pair{fifo, fifo_words}, std::pair{dir_.path(), std::string("is a directory")},
+        std::pair{std::string("/dev/zero"), std::string("is a character device")}}) {
     const std::string cfg = path("cfg.yaml");
     std::ofstream(cfg) << "name: x\nmodel: {gguf: " << model << "}\nbricks: [rms_norm]\n";
     expect_refused("run " + cfg + " --out " + path("o.json"), "model.gguf: " + model + " " + words);

@@ -11,7 +11,9 @@
 //   hang:<op>    spins forever (a TIMEOUT)
 //   throw:<op>   throws a C++ exception through the C boundary
 //   leak:<op>    allocates and touches 64 MiB per call, never freed (memory without bound)
-// and at load time: abi2 (the table claims ABI 2.0), crash_entry (SIGSEGV inside bb_plugin_entry).
+//   exit:<op>    calls std::exit(0) (the harness' exit guard turns it into exit 3 with a message)
+// and at load time: abi2 (the table claims ABI 2.0), crash_entry (SIGSEGV inside bb_plugin_entry),
+// exit_entry (std::exit(0) inside bb_plugin_entry).
 // Everything else passes through untouched, so only that brick's cells may differ. Sessions are left
 // out (decode/generate cells are skipped) except in the two modes about session_get_metrics:
 //   engine        scalar_ref's sessions, whose session_get_metrics reports kEngineMetrics
@@ -70,6 +72,7 @@ void misbehave() {
   if (mode_kind == "hang")
     while (forever) {
     }
+  if (mode_kind == "exit") std::exit(0);
   if (mode_kind == "throw") throw std::runtime_error("faulty: thrown through the C ABI");
   if (mode_kind == "leak") {
     constexpr size_t kChunk = size_t{64} << 20;
@@ -139,6 +142,7 @@ extern "C" BB_EXPORT const bb_plugin_api* bb_plugin_entry(const bb_host_api* hos
   const char* load_mode = std::getenv("BB_FAULTY_MODE");
   if (load_mode && std::strcmp(load_mode, "crash_entry") == 0)
     *reinterpret_cast<volatile int*>(bad_address) = 1;
+  if (load_mode && std::strcmp(load_mode, "exit_entry") == 0) std::exit(0);
   if (!inner) {
     const char* path = std::getenv("BB_FAULTY_INNER");
     if (!path) return nullptr;

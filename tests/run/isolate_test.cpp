@@ -203,5 +203,72 @@ TEST_F(IsolatedRun, PluginCrashingWhileLoadingIsSkippedAndTheRunGoesOn) {
   EXPECT_TRUE(skipped);
 }
 
+// Issue 14, defect 3: a plugin calling exit(0) made `bench run --ci` exit 0 with no result file, no
+// table and no message, even when it was only present in the plugin path. Without --isolate that is
+// now exit 3 with a message; the result file as last saved is valid. With --isolate the plugin's
+// cells are CRASHED and the run goes on.
+TEST_F(IsolatedRun, APluginCallingExitStopsTheRunWithAMessageNeverASilentPass) {
+  const std::string cfg = dir_.path() + "/tiny.yaml";
+  std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
+                     << "backends: [scalar_ref, faulty]\n"
+                     << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
+                        " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+                     << "bricks:\n  - rms_norm\n  - qkv\n";
+  {
+    test::ScopedEnv m("BB_FAULTY_MODE", "exit:qkv");
+    auto r = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --plugin-dir " + kFaultyDir +
+                             " --out " + out_);
+    EXPECT_EQ(r.exit_code, 3) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("a plugin called exit() during the run"));
+    const auto errors = report::validate_result_json(slurp(out_), report::default_result_schema_path());
+    EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
+    EXPECT_EQ(report::read_result_json(out_).state, "running");
+  }
+  for (const char* mode : {"exit_entry", "crash_entry"}) {
+    SCOPED_TRACE(mode);
+    // Merely present in the plugin path, while only scalar_ref is asked for (issue 14, defect 8 too):
+    // probed in a child first, it is rejected there and never runs in bench; the run is not touched.
+    test::ScopedEnv m("BB_FAULTY_MODE", mode);
+    test::ScopedEnv path("BRICKBENCH_PLUGIN_PATH", kFaultyDir);
+    auto r =
+        test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --backend scalar_ref --out " + out_);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_EQ(report::read_result_json(out_).state, "complete");
+    auto plugins = test::run_bench("plugins");
+    EXPECT_EQ(plugins.exit_code, 0) << plugins.err;
+    EXPECT_THAT(plugins.out, HasSubstr("failed while being probed in a child process"));
+  }
+  auto isolated = run_faulty("exit:qkv", "--ci");
+  EXPECT_NE(isolated.exit_code, 0) << isolated.err;  // --ci: faulty's qkv did not run
+  const auto result = report::read_result_json(out_);
+  EXPECT_EQ(result.state, "complete");
+  const report::Cell* qkv = find_cell(result, "qkv", "faulty");
+  ASSERT_NE(qkv, nullptr);
+  EXPECT_EQ(qkv->status, report::CellStatus::Crashed) << qkv->status_reason;
+}
+
+// Issue 14, defect 10: a full disk mid-run aborted with exit 2; the remaining cells were never
+// measured and no table printed. Writes that fail now leave the run going: every cell measured, the
+// table printed, exit 4 saying where the result could not be written. /dev/full fails every write
+// with ENOSPC.
+TEST_F(IsolatedRun, AResultFileThatCannotBeWrittenCostsTheFileNotTheRun) {
+  const std::string cfg = dir_.path() + "/tiny.yaml";
+  std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
+                     << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
+                        " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+                     << "bricks:\n  - rms_norm\n  - qkv\n";
+  auto r = test::run_bench("run " + cfg + " --bandwidth-mib 8 --format csv --out /dev/full");
+  EXPECT_EQ(r.exit_code, 4) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("the result could not be written to /dev/full"));
+  EXPECT_THAT(r.err, HasSubstr("No space left on device"));
+  // Warned once during the run, not at every save.
+  size_t warnings = 0;
+  for (size_t at = 0; (at = r.err.find("WARNING: cannot write /dev/full", at)) != std::string::npos; ++at)
+    ++warnings;
+  EXPECT_EQ(warnings, 1u) << r.err;
+  EXPECT_THAT(r.out, HasSubstr("rms_norm"));  // the table
+  EXPECT_THAT(r.out, HasSubstr("qkv"));
+}
+
 }  // namespace
 }  // namespace bb::run

@@ -41,6 +41,9 @@
 
 namespace bb::report {
 
+// Most samples one cell's bootstrap draws (resamples x both sides) before it thins the sides.
+inline constexpr double kBootstrapDraws = 4e7;
+
 struct DiffSettings {
   double alpha = 0.01;       // significance level of the two-sided U test
   double min_effect = 0.03;  // relative change of the median below which a cell is never flagged

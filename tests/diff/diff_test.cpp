@@ -211,6 +211,29 @@ TEST(BenchDiff, CellsOrABackendMissingFromNewFailUnlessAllowed) {
   EXPECT_FALSE(diff_results(next, base).failed());
 }
 
+// Issue 14, defect 16: bench diff on a cell of 3M samples did not finish in 60 s (2000 bootstrap
+// resamples of every sample). Past kBootstrapDraws the interval is drawn from every k-th sample and
+// says so; the verdict still comes from all of them.
+TEST(BenchDiff, CellsOfManySamplesAreThinnedForTheIntervalAndSaySo) {
+  auto big = [](double center, uint64_t seed) {
+    Cell c;  // not cell(): its statistics would bootstrap 300k samples themselves
+    c.id = c.brick = "qkv";
+    c.backend = "b";
+    c.status = CellStatus::Converged;
+    c.samples = timings(center, 0.02, 300000, seed);
+    return c;
+  };
+  const auto base = run_with({big(100e-6, 1)});
+  const auto next = run_with({big(110e-6, 2)});
+  const CellDiff& c = find(diff_results(base, next), "qkv");
+  EXPECT_EQ(c.verdict, DiffVerdict::Slower);
+  EXPECT_EQ(c.n_base, 300000);
+  EXPECT_THAT(c.note, HasSubstr("interval from 10000 of 300000 / 10000 of 300000 samples (every k-th)"));
+  EXPECT_LT(c.ratio_lower, 1.1);
+  EXPECT_GT(c.ratio_upper, 1.1);
+  EXPECT_GT(c.ratio_lower, 1.09);
+}
+
 TEST(BenchDiff, TheBandwidthCeilingProbeWarnsButNeverGates) {
   const auto base = run_with(
       {cell("bandwidth", "b", timings(1e-3, 0.01, 40, 1)), cell("qkv", "b", timings(1, 0.01, 40, 2))});

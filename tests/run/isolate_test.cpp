@@ -212,7 +212,7 @@ TEST_F(IsolatedRun, APluginCallingExitStopsTheRunWithAMessageNeverASilentPass) {
   std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
                      << "backends: [scalar_ref, faulty]\n"
                      << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
-                        " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+                        " cv_target: 0.5, max_seconds_per_cell: 0.3, unstable_fails_ci: false}\n"
                      << "bricks:\n  - rms_norm\n  - qkv\n";
   {
     test::ScopedEnv m("BB_FAULTY_MODE", "exit:qkv");

@@ -196,6 +196,15 @@ int cmd_generate(const std::vector<std::string>& args) {
       if (t >= model.dims.n_vocab)
         throw std::runtime_error("token " + std::to_string(t) + " is outside the vocabulary of " +
                                  std::to_string(model.dims.n_vocab));
+    // Said before any token is decoded, not after the cache runs out.
+    const int64_t wanted = static_cast<int64_t>(prompt.size()) + n;
+    if (wanted > model.dims.n_ctx_max || (n_ctx > 0 && wanted > n_ctx))
+      throw std::runtime_error(std::to_string(prompt.size()) + " prompt tokens + --n " + std::to_string(n) +
+                               " = " + std::to_string(wanted) + " positions, more than " +
+                               (n_ctx > 0 && n_ctx < model.dims.n_ctx_max
+                                    ? "--ctx " + std::to_string(n_ctx)
+                                    : "the model's context of " + std::to_string(model.dims.n_ctx_max)) +
+                               "; lower --n");
   } catch (const std::exception& e) {
     std::cerr << "bench generate: " << e.what() << "\n";
     return kExitUsage;

@@ -716,7 +716,13 @@ Experiment Reader::read(const YAML::Node& root) {
 Experiment parse(const std::string& yaml, const std::string& display, const fs::path& base_dir) {
   YAML::Node root;
   try {
-    root = YAML::Load(yaml);
+    // Every document is read, so a second one (after a `---`) is refused rather than ignored.
+    const std::vector<YAML::Node> docs = YAML::LoadAll(yaml);
+    if (docs.size() > 1)
+      throw ConfigError(display, docs[1].Mark().line + 1, docs[1].Mark().column + 1,
+                        "a second YAML document (after '---'); a config is one document: merge them, or "
+                        "split them into two files");
+    if (!docs.empty()) root = docs[0];
   } catch (const YAML::ParserException& ex) {
     throw ConfigError(display, ex.mark.line + 1, ex.mark.column + 1, "YAML syntax error: " + ex.msg);
   }

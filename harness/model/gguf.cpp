@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
@@ -552,6 +553,21 @@ void GgufFile::parse() {
                  std::to_string(data_size) + " bytes from offset " + std::to_string(data_start) +
                  "; truncated or corrupt file)");
     t.data = map_ + data_start + t.offset;
+  }
+  // No two tensors may share bytes: a writer never lays them out so, and a kernel writing one would
+  // change the other (issue 14, defect 17: overlapping tensor data was accepted).
+  std::vector<size_t> order(tensors_.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::sort(order.begin(), order.end(),
+            [&](size_t a, size_t b) { return tensors_[a].offset < tensors_[b].offset; });
+  for (size_t k = 1; k < order.size(); ++k) {
+    const auto& prev = tensors_[order[k - 1]];
+    const auto& t = tensors_[order[k]];
+    if (prev.nbytes > 0 && t.nbytes > 0 && t.offset < prev.offset + prev.nbytes)
+      c.fail("tensor[" + std::to_string(order[k]) + "] '" + t.name + "' data",
+             "bytes [" + std::to_string(t.offset) + ", +" + std::to_string(t.nbytes) + ") overlap tensor '" +
+                 prev.name + "' at [" + std::to_string(prev.offset) + ", +" + std::to_string(prev.nbytes) +
+                 ") (corrupt file)");
   }
 }
 

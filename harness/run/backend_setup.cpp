@@ -88,6 +88,17 @@ std::vector<std::unique_ptr<Backend>> set_up_backends(const config::Experiment& 
                                                       const std::vector<std::string>& names, int32_t threads,
                                                       report::RunResult& r, const ProgressSink& say) {
   std::vector<std::unique_ptr<Backend>> backends;
+  // backend_options for a name that is neither a backend of the config nor a plugin that was found
+  // is most likely a typo: said in the result rather than ignored (issue 14, defect 17).
+  for (const auto& [bn, kvs] : e.backend_options) {
+    bool known = std::find(e.backends.begin(), e.backends.end(), bn) != e.backends.end() || bn == e.reference;
+    for (const auto& c : registry.candidates()) known |= c.name == bn;
+    if (!known) {
+      r.warnings.push_back("backend_options for '" + bn +
+                           "', which is no backend of this config and no plugin that was found: ignored");
+      say("WARNING: " + r.warnings.back());
+    }
+  }
   auto skip = [&](const std::string& name, std::string reason) {
     r.skipped_backends.push_back({name, std::move(reason)});
     say("skipping backend " + name + ": " + r.skipped_backends.back().reason);

@@ -23,6 +23,15 @@ Result run(const std::string& args) {
   return {r.exit_code, r.out + r.err};
 }
 
+// Issue 14, defect 17: --n beyond the model's context decoded for 25 s, then exited 1.
+TEST(GenerateCli, MoreTokensThanTheContextIsAUsageErrorUpFront) {
+  auto r = run("generate --model " + kOracle + "tiny-a-q8_0.gguf --backend scalar_ref --n 100000");
+  EXPECT_EQ(r.exit_code, 2) << r.output;
+  EXPECT_NE(r.output.find("= 100003 positions, more than the model's context of"), std::string::npos)
+      << r.output;
+  EXPECT_EQ(r.output.find("decoded"), std::string::npos) << r.output;  // nothing was decoded
+}
+
 TEST(GenerateCli, WritesLogitsInTheOracleLayout) {
   bb::test::TempDir dir;
   auto out = dir.path() + "/logits.json";

@@ -318,6 +318,12 @@ TEST(ConfigErrors, DuplicateChecksHoldOnAListOfSixtyFourThousandEntries) {
       "duplicate brick entry: gemv of type Q6_K is already listed at 3:5");
 }
 
+// Issue 14, defect 17: a second YAML document was silently ignored.
+TEST(ConfigErrors, ASecondYamlDocumentIsRefused) {
+  EXPECT_HAS(error_of(kModel + "bricks: [qkv]\n---\nbricks: [rms_norm]\n"),
+             "cfg.yaml:4:1: a second YAML document (after '---')");
+}
+
 TEST(ConfigErrors, ProtocolConsistency) {
   EXPECT_HAS(error_of(kModel + "protocol: {min_samples: 50, max_samples: 10}\n"),
              "protocol.max_samples (10) is below protocol.min_samples (50)");

@@ -312,6 +312,14 @@ TEST(GgufReader, CorruptHeaderAndTensorFieldsThrow) {
        },
        "data"},
       {"bad magic", [](B& b, const F&) { b[0] = 'X'; }, "header.magic"},
+      // Issue 14, defect 17: two tensors sharing bytes were accepted.
+      {"tensor data overlapping the one before",
+       [](B& b, const F& f) {
+         uint64_t off;
+         std::memcpy(&off, b.data() + f.offset[1], 8);
+         patch<uint64_t>(b, f.offset[2], off);
+       },
+       "overlap tensor"},
   };
   run_corruptions(test::oracle_path("tiny-a-q4_k_m.gguf"), cases);
 }

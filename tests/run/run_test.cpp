@@ -399,7 +399,10 @@ TEST_F(BenchRun, UnknownBackendOrReferenceNamesAreErrorsAndCiNeedsEveryNamedBack
 
   // A backend the config names but this machine lacks (no plugin of that name, or one that does not
   // load): skipped with why; fine without --ci, a failure of --ci when it was asked for by --backend.
-  write(cfg, tiny_config("  - rms_norm\n", "backends: [scalar_ref, no_such_gpu]\n"));
+  // scalar_ref reference-only: not graded, so the host's noise (an UNSTABLE cell) cannot fail --ci here.
+  write(cfg, tiny_config("  - rms_norm\n",
+                         "backends: [scalar_ref, no_such_gpu]\n"
+                         "backend_caps: {scalar_ref: {reference_only: true}}\n"));
   auto plain =
       test::run_bench("run " + cfg + " --quiet --bandwidth-mib 8 --backend no_such_gpu --out " + out_);
   EXPECT_EQ(plain.exit_code, 0) << plain.err;
@@ -410,6 +413,12 @@ TEST_F(BenchRun, UnknownBackendOrReferenceNamesAreErrorsAndCiNeedsEveryNamedBack
   // Without --backend the config's list is what the machine has; --ci passes on what ran.
   auto all = test::run_bench("run " + cfg + " --ci --quiet --bandwidth-mib 8 --out " + out_);
   EXPECT_EQ(all.exit_code, 0) << all.err;
+  // Options for a backend nobody knows (defect 17) are a warning in the result, not silence.
+  write(cfg, tiny_config("  - rms_norm\n", "backend_options: {avx_brick: {x: 1}}\n"));
+  auto opts = test::run_bench("run " + cfg + " --quiet --bandwidth-mib 8 --out " + out_);
+  EXPECT_EQ(opts.exit_code, 0) << opts.err;
+  const auto warned = report::read_result_json(out_).warnings;
+  EXPECT_THAT(warned, ::testing::Contains(HasSubstr("backend_options for 'avx_brick', which is no backend")));
 }
 
 // Issue 14, defect 11: --threads 100000 aborted avx_bricks, --threads -5 was accepted.

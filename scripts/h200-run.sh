@@ -13,7 +13,7 @@
 #     perf:SIZE[:TAG[:VAR=VAL/...]]  `bench run` cuda_bricks alone: copy probe, decode @512 and @4096
 #                          (CV target 2%, 4 s a cell at most), under the given environment (A/B)
 #     llama:SIZE           llama-bench tg128 at depth 0 and 4096 (FA on, all layers on the GPU), 3 reps
-#     ncu:SIZE:CTX         per-kernel device times of one decode token through Nsight Compute
+#     ncu:SIZE:CTX[:VAR=VAL/...:TAG]  per-kernel device times of one decode token through Nsight Compute
 #     ncu_gemv             Nsight Compute sections of the 7B Q4_K GEMV, gate+up and down
 #     test:TAG:FILTER[:VAR=VAL/...]  (FILTER: gtest patterns joined by +) the kernel tests vs scalar_ref (gtest filter) under an environment
 #     memcheck|racecheck:TAG:FILTER:SHAPES[:VAR=VAL/...]  compute-sanitizer on the kernel tests
@@ -142,7 +142,8 @@ ncu_bin() { command -v ncu || ls /usr/local/cuda/bin/ncu /opt/nvidia/nsight-comp
 
 # Per-kernel device times of one decode token (each graph kernel profiled alone: no PDL overlap).
 ncu_decode() {
-  local m=$1 ctx=$2 ncu cfg=$OUT/configs/qwen$1-ncu-decode.yaml csv=$OUT/ncu-decode-$1-$2.csv
+  local m=$1 ctx=$2 ncu cfg=$OUT/configs/qwen$1-ncu-decode.yaml csv=$OUT/ncu-decode-$1-$2${4:+-$4}.csv e
+  IFS=/ read -r -a e <<<"${3:-}"
   ncu=$(ncu_bin)
   [ -n "$ncu" ] || { echo "ncu not found"; return 1; }
   cat >"$cfg" <<YAML
@@ -156,9 +157,9 @@ protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 2, max_samples: 
 bricks:
   - {brick: decode, context: [$ctx]}
 YAML
-  "$ncu" --target-processes all -k regex:'(gemv|gate_up|attention|embed|rms_norm|rope|quantize|advance)' \
+  env "${e[@]}" "$ncu" --target-processes all -k regex:'(gemv|gate_up|attention|embed|rms_norm|rope|quantize|advance)' \
     --launch-count 900 --metrics gpu__time_duration.sum,dram__bytes_read.sum --cache-control none --clock-control none --csv \
-    "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-decode-$m.json" >"$csv" || return 1
+    "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-decode-$m${4:+-$4}.json" >"$csv" || return 1
   python3 - "$csv" "$m" "$ctx" <<'PY'
 import csv, sys, collections
 rows = [r for r in csv.reader(l for l in open(sys.argv[1]) if l.startswith('"')) if len(r) > 10]
@@ -177,6 +178,9 @@ for r in rows:
     if k == "gemv" and targs:
         me = re.search(r"\)(\d)", targs[0])
         k = "gemv_" + eps.get(me.group(1) if me else targs[0], targs[0]) + ("_ks" + targs[1] if len(targs) > 1 else "")
+    elif k == "gemv_res" and targs:
+        me = re.search(r"\)(\d)", targs[0])
+        k = "res_" + eps.get(me.group(1) if me else targs[0], targs[0]) + "_t" + targs[1]
     elif targs:
         k = k + "<" + ",".join(targs) + ">"
     rec = per.setdefault(r[idi], {"k": k})
@@ -305,7 +309,7 @@ for a in "$@"; do
     synth) step synth 300 synth ;;
     perf) step "perf-$x-${y:-A}" 150 perf "$x" "${y:-A}" "${z:-}" ;;
     llama) step "llama-$x" 120 llama "$x" ;;
-    ncu) step "ncu-$x-$y" 150 ncu_decode "$x" "$y" ;;
+    ncu) step "ncu-$x-$y${w:+-$w}" 150 ncu_decode "$x" "$y" "${z:-}" "${w:-}" ;;
     ncu_gemv) step ncu_gemv 120 ncu_gemv ;;
     h100) step "h100-$x" 200 h100 "$x" ;;
     test) step "test-$x" 150 gtest "$x" "$y" "${z:-}" ;;

@@ -4,6 +4,7 @@
 // warps themselves: Q and K rows are stored in RoPE pair order), residual add + the next RMSNorm
 // (last block), gate+up+SiLU with quantized output, and the LM head with a per-block argmax key for
 // on-device greedy decoding.
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 
@@ -312,6 +313,275 @@ __global__ void __launch_bounds__(2 * KQ * 32) gemv_quad_kernel(const GemvLaunch
   if (threadIdx.x == 0) *L->counter = 0u;
 }
 
+// ---- gemv_res_kernel (issue 16): split K over warps, any number of slices -------------------------
+// A warp takes one K slice (a contiguous range of units) of a quad of rows; the S slices of a quad
+// are S consecutive warps of the grid (possibly in two blocks). Each slice writes its four partial
+// sums to L->part and takes a ticket on the quad's counter; the slice that draws the last ticket sums
+// the S partials in slice order (deterministic) and runs the epilogue for the quad: residual add,
+// store (+ bias), or bias + RoPE + KV-cache store. The launcher picks S so that the whole grid is
+// resident at once (one wave, every SM busy to the end), which the 8-row blocks of gemv_kernel are
+// not at 7B (448 blocks, 396 resident: 1.13 waves).
+template <int U>
+__device__ __forceinline__ void res_dot_q4k(const MatDesc& m, int r, int kb, int ke, const Act& x,
+                                            float (&a)[4]) {
+  const int64_t row_bytes = static_cast<int64_t>(m.cols / 256) * 144;
+  const uint8_t* base = m.q + static_cast<int64_t>(r) * row_bytes;
+#pragma unroll 1
+  for (int k0 = kb + static_cast<int>(threadIdx.x & 31); k0 < ke; k0 += 32 * U) {
+    uint4 h[U][4], w[U][4];
+    ActPiece xa[U], xb[U];
+    float2 dsa[U], dsb[U];
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      const int k = min(k0 + 32 * i, ke - 1);  // past the slice: reloads its last unit (not summed)
+      const int sb = k >> 3, c = k & 7, j = c >> 1;
+#pragma unroll
+      for (int q = 0; q < 4; ++q) {
+        const uint8_t* p = base + q * row_bytes + sb * 144;
+        h[i][q] = ld_u4(p);
+        w[i][q] = ld_u4(p + 16 + c * 16);
+      }
+      const int e = sb * 256 + 64 * j + (c & 1) * 16;
+      xa[i] = ld_act(x.q, e);
+      xb[i] = ld_act(x.q, e + 32);
+      dsa[i] = ld_f2(x.ds + sb * 8 + 2 * j);
+      dsb[i] = ld_f2(x.ds + sb * 8 + 2 * j + 1);
+    }
+#pragma unroll
+    for (int i = 0; i < U; ++i) {
+      if (k0 + 32 * i < ke) {
+        const int c = (k0 + 32 * i) & 7;
+#pragma unroll
+        for (int q = 0; q < 4; ++q) a[q] += q4k_unit(h[i][q], w[i][q], c, xa[i], xb[i], dsa[i], dsb[i]);
+      }
+    }
+  }
+}
+
+// Variant 4: the same sums, software-pipelined: the header and quants of a lane's next unit (4 rows)
+// are loaded before the current unit is computed, so DRAM loads stay in flight during the math.
+// A lane's last step reloads its current unit (clamped index; not summed twice).
+__device__ __forceinline__ void res_load_q4k(const uint8_t* base, int64_t row_bytes, int k, uint4 (&h)[4],
+                                             uint4 (&w)[4]) {
+  const int sb = k >> 3, c = k & 7;
+#pragma unroll
+  for (int q = 0; q < 4; ++q) {
+    const uint8_t* p = base + q * row_bytes + sb * 144;
+    h[q] = ld_u4(p);
+    w[q] = ld_u4(p + 16 + c * 16);
+  }
+}
+
+__device__ __forceinline__ void res_dot_q4k_pipe(const MatDesc& m, int r, int kb, int ke, const Act& x,
+                                                 float (&a)[4]) {
+  const int64_t row_bytes = static_cast<int64_t>(m.cols / 256) * 144;
+  const uint8_t* base = m.q + static_cast<int64_t>(r) * row_bytes;
+  int k = kb + static_cast<int>(threadIdx.x & 31);
+  if (k >= ke) return;
+  uint4 h[4], w[4];
+  res_load_q4k(base, row_bytes, k, h, w);
+#pragma unroll 1
+  for (;;) {
+    const int kn = k + 32;
+    uint4 hn[4], wn[4];
+    res_load_q4k(base, row_bytes, min(kn, ke - 1), hn, wn);
+    const int sb = k >> 3, c = k & 7, j = c >> 1;
+    const int e = sb * 256 + 64 * j + (c & 1) * 16;
+    const ActPiece xa = ld_act(x.q, e), xb = ld_act(x.q, e + 32);
+    const float2 dsa = ld_f2(x.ds + sb * 8 + 2 * j), dsb = ld_f2(x.ds + sb * 8 + 2 * j + 1);
+#pragma unroll
+    for (int q = 0; q < 4; ++q) a[q] += q4k_unit(h[q], w[q], c, xa, xb, dsa, dsb);
+    if (kn >= ke) break;
+#pragma unroll
+    for (int q = 0; q < 4; ++q) {
+      h[q] = hn[q];
+      w[q] = wn[q];
+    }
+    k = kn;
+  }
+}
+
+__device__ __forceinline__ void res_dot_q6k(const MatDesc& m, int r, int kb, int ke, const Act& x,
+                                            float (&a)[4]) {
+  const int64_t nb = m.cols / 256;
+#pragma unroll 1
+  for (int k = kb + static_cast<int>(threadIdx.x & 31); k < ke; k += 32) {
+    const int sb = k >> 2, t = k & 3, hh = t >> 1, l0 = (t & 1) * 16;
+    uint4 qa[4], qb[4], qh[4];
+    uint32_t sc[4];
+    uint16_t d[4];
+#pragma unroll
+    for (int i = 0; i < 4; ++i) {
+      const int64_t b = static_cast<int64_t>(r + i) * nb + sb;
+      qa[i] = ld_u4(m.q + b * 128 + t * 32);
+      qb[i] = ld_u4(m.q + b * 128 + t * 32 + 16);
+      qh[i] = ld_u4(m.aux + b * 64 + t * 16);
+      sc[i] = ld_u32(m.sc + b * 16 + t * 4);
+      d[i] = ld_u16(m.d + b);
+    }
+    const int e = sb * 256 + hh * 128 + l0;
+    const ActPiece xv[4] = {ld_act(x.q, e), ld_act(x.q, e + 32), ld_act(x.q, e + 64), ld_act(x.q, e + 96)};
+    const int q0 = sb * 8 + hh * 4;
+    const float dx[4] = {ld_f2(x.ds + q0).x, ld_f2(x.ds + q0 + 1).x, ld_f2(x.ds + q0 + 2).x,
+                         ld_f2(x.ds + q0 + 3).x};
+#pragma unroll
+    for (int i = 0; i < 4; ++i) a[i] += q6k_unit(qa[i], qb[i], qh[i], sc[i], d[i], xv, dx);
+  }
+}
+
+template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&)>
+__device__ __forceinline__ void res_dot_pairs(const MatDesc& m, int r, int kb, int ke, const Act& x,
+                                              float (&a)[4]) {
+#pragma unroll 2
+  for (int k = kb + static_cast<int>(threadIdx.x & 31); k < ke; k += 32) {
+    UnitDot2(m, r, r + 1, k, x, a[0], a[1]);
+    UnitDot2(m, r + 2, r + 3, k, x, a[2], a[3]);
+  }
+}
+
+// T: kTypeQ4_K / kTypeQ6_K (the launcher checks the matrix), or -1 = switch on each segment's type.
+template <int T, int U>
+__device__ __forceinline__ void res_dot(const MatDesc& m, int r, int kb, int ke, const Act& x,
+                                        float (&a)[4]) {
+  if constexpr (T == kTypeQ4_K) {
+    if constexpr (U == 0) {
+      res_dot_q4k_pipe(m, r, kb, ke, x, a);
+    } else {
+      res_dot_q4k<U>(m, r, kb, ke, x, a);
+    }
+  } else if constexpr (T == kTypeQ6_K) {
+    res_dot_q6k(m, r, kb, ke, x, a);
+  } else {
+    switch (m.type) {
+      case kTypeQ4_K:
+        if constexpr (U == 0) {
+          res_dot_q4k_pipe(m, r, kb, ke, x, a);
+        } else {
+          res_dot_q4k<U>(m, r, kb, ke, x, a);
+        }
+        break;
+      case kTypeQ6_K:
+        res_dot_q6k(m, r, kb, ke, x, a);
+        break;
+      case kTypeQ8_0:
+        res_dot_pairs<unit_dot2_q8_0>(m, r, kb, ke, x, a);
+        break;
+      case kTypeQ5_0:
+        res_dot_pairs<unit_dot2_q5_0>(m, r, kb, ke, x, a);
+        break;
+      case kTypeQ4_0:
+        res_dot_pairs<unit_dot2_q4_0>(m, r, kb, ke, x, a);
+        break;
+      case kTypeF16:
+        res_dot_pairs<unit_dot2_f16>(m, r, kb, ke, x, a);
+        break;
+      case kTypeF32:
+        res_dot_pairs<unit_dot2_f32>(m, r, kb, ke, x, a);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+// Variants (CUDA_BRICKS_GEMV_RES=V; ptxas, sm_90a, 256 threads): 1 = one unit in flight a lane (Q4_K
+// 80 registers = 3 blocks a SM; Q6_K and the type switch 128 = 2); 2 = two units in flight (Q4_K)
+// under a cap of 2 blocks a SM (128 registers, 4 bytes spilled); 3 = one unit, the Q4_K kernel capped
+// at 4 blocks a SM (64 registers, 120 bytes spilled; the others uncapped); 4 = Q4_K software-pipelined
+// (res_dot_q4k_pipe, res_units 0; 120 registers), capped at 2 blocks a SM.
+// Measured on the H200 (results/h200/2026-12-03), decode@512 with CUDA_BRICKS_GEMV_RES_EPI=1 (O
+// projection and FFN down only) against the default: 7B V4 328.5 -> 336.9 tok/s, V1 -> 333.9; 3B
+// 493.5 -> 495.2; 1.5B 702.7 -> 697.9; 0.5B 1176.9 -> 1124.3; 32B (default: gemv_quad_kernel)
+// 102.1 -> 99.3. With QKV too (EPI unset) 7B V4 330.8. Hence off by default (kGemvResDefault).
+constexpr int res_units(int v) { return v == 2 ? 2 : v == 4 ? 0 : 1; }
+constexpr int res_min_blocks(int v, int t) {
+  return v == 2 || v == 4 ? 2 : (v == 3 && t == kTypeQ4_K) ? 4 : 0;
+}
+
+template <GemvEpilogue E, int T, int V>
+__global__ void __launch_bounds__(kResWarps * 32, res_min_blocks(V, T))
+    gemv_res_kernel(const GemvLaunch* __restrict__ L, int S) {
+  __shared__ float s_scratch[32];
+  __shared__ int s_last;
+  const int lane = static_cast<int>(threadIdx.x & 31);
+  const int gw = static_cast<int>(blockIdx.x) * kResWarps + static_cast<int>(threadIdx.x >> 5);
+  const int gq = gw / S, slice = gw - gq * S;
+  const int n_seg = L->n_seg;
+  int s = 0, q0 = 0, nq = L->seg[0].m.rows / kResRows;
+  if (n_seg > 1 && gq >= q0 + nq) {
+    q0 += nq;
+    s = 1;
+    nq = L->seg[1].m.rows / kResRows;
+  }
+  if (n_seg > 2 && gq >= q0 + nq) {
+    q0 += nq;
+    s = 2;
+    nq = L->seg[2].m.rows / kResRows;
+  }
+  const bool active = gq < q0 + nq;  // warp-uniform
+  if (E == GemvEpilogue::kResidualNorm && threadIdx.x == 0 && L->norm_g != nullptr &&
+      static_cast<int>(blockIdx.x) * 32 < L->norm_n) {  // the norm's weights, for the last block
+    asm volatile("prefetch.global.L2 [%0];" ::"l"(L->norm_g + blockIdx.x * 32));
+  }
+  pdl_wait_then_release();
+  const MatDesc m = L->seg[s].m;
+  const int r = (gq - q0) * kResRows;
+  float a[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+  if (active) {
+    const int units = unit_count(m.type, m.cols);
+    const int chunk = (units + S - 1) / S;
+    const int kb = slice * chunk, ke = min(units, kb + chunk);
+    res_dot<T, res_units(V)>(m, r, kb, ke, L->x, a);
+  }
+#pragma unroll
+  for (int i = 0; i < 4; ++i) a[i] = warp_sum(a[i]);
+  float v = lane == 0 ? a[0] : lane == 1 ? a[1] : lane == 2 ? a[2] : a[3];  // lanes 0-3: rows r..r+3
+  bool finish = active;
+  if (active && S > 1) {
+    const int grow = gq * kResRows + lane;  // the row over all segments (lanes 0-3)
+    if (lane < kResRows) L->part[grow * S + slice] = v;
+    __threadfence();
+    __syncwarp();  // lanes 1-3's fenced stores before lane 0's ticket
+    unsigned int t = 0;
+    if (lane == 0) t = atomicAdd(L->qcnt + gq, 1u);
+    t = __shfl_sync(0xFFFFFFFFu, t, 0);
+    finish = t == static_cast<unsigned int>(S - 1);
+    if (finish) {
+      __threadfence();
+      if (lane < kResRows) {
+        float sum = 0.0f;
+        for (int k = 0; k < S; ++k) sum += __ldcg(L->part + grow * S + k);
+        v = sum;
+      }
+      if (lane == 0) L->qcnt[gq] = 0u;
+    }
+  }
+  if (finish) {  // warp-uniform
+    const float* bias = L->seg[s].bias;
+    float* y = L->seg[s].y;
+    if (E == GemvEpilogue::kQkvRope) {
+      if (bias != nullptr && lane < kResRows) v += bias[r + lane];
+      const float v1 = __shfl_down_sync(0xFFFFFFFFu, v, 1);
+      if (lane == 0 || lane == 2) qkv_rope_pair(L, s, r + lane, v, v1);
+    } else if (lane < kResRows) {
+      if (E == GemvEpilogue::kResidualNorm) {
+        y[r + lane] += v;
+      } else {
+        y[r + lane] = v + (bias != nullptr ? bias[r + lane] : 0.0f);
+      }
+    }
+  }
+  if (E != GemvEpilogue::kResidualNorm || L->norm_g == nullptr) return;
+  __threadfence();
+  __syncthreads();
+  if (threadIdx.x == 0) s_last = atomicAdd(L->counter, 1u) == gridDim.x - 1 ? 1 : 0;
+  __syncthreads();
+  if (s_last == 0) return;
+  __threadfence();
+  block_rms_norm(L->seg[0].y, L->norm_g, L->norm_eps, L->norm_n, L->norm_out, s_scratch);
+  if (threadIdx.x == 0) *L->counter = 0u;
+}
+
 // Lane-strided loop over the units of rows o..o+3 of gate and of up (same type and width): eight
 // rows' loads in flight per lane per step (the four calls reload the same activations: L1 hits).
 template <void (*UnitDot2)(const MatDesc&, int, int, int, const Act&, float&, float&)>
@@ -602,10 +872,125 @@ template <int KQ, int T>
 cudaError_t launch_quad(const GemvLaunch* d, unsigned n, cudaStream_t stream) {
   return launch_kernel(gemv_quad_kernel<KQ, T>, dim3(n), dim3(2 * KQ * 32), stream, d);
 }
+
+// CUDA_BRICKS_GEMV_RES=V (read once): gemv_res_kernel variant V (1-4, res_units/res_min_blocks) for
+// every launch that has its buffers (GemvLaunch::part, qcnt), 0 = never; unset = kGemvResDefault.
+// CUDA_BRICKS_GEMV_RES_S=N: N slices a quad instead of the launcher's choice (A/B runs).
+int gemv_res_variant() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GEMV_RES");
+    const int x = e != nullptr ? std::atoi(e) : kGemvResDefault;
+    return x >= 0 && x <= 4 ? x : kGemvResDefault;
+  }();
+  return v;
+}
+int gemv_res_split_env() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GEMV_RES_S");
+    return e != nullptr ? std::atoi(e) : 0;
+  }();
+  return v;
+}
+
+// CUDA_BRICKS_GEMV_RES_EPI=MASK (read once): the epilogues gemv_res_kernel takes when on: 1 =
+// residual (+ norm: O projection, FFN down), 2 = QKV + RoPE, 4 = plain store; default 7 (A/B runs).
+int gemv_res_epilogues() {
+  static const int v = [] {
+    const char* e = std::getenv("CUDA_BRICKS_GEMV_RES_EPI");
+    return e != nullptr ? std::atoi(e) & 7 : 7;
+  }();
+  return v;
+}
+
+// Slices a quad: as many as keep the whole grid resident (blocks a SM by the occupancy API), at most
+// kResMaxSplit, each slice at least one lane step of units. A grid that would fill less than half of
+// the resident warps (rows of few units: 0.5B's Q5_0 / Q8_0 projections) is left to gemv_kernel:
+// *used = false and nothing launched.
+template <GemvEpilogue E, int T, int V>
+cudaError_t launch_res_t(const GemvLaunch& h, const GemvLaunch* d, cudaStream_t stream, bool* used) {
+  static const int wave = first_wave_blocks(gemv_res_kernel<E, T, V>, kResWarps * 32, gemv_split().sms);
+  int quads = 0, units = 0;
+  for (int k = 0; k < h.n_seg; ++k) {
+    quads += h.seg[k].m.rows / kResRows;
+    units = std::max(units, unit_count(h.seg[k].m.type, h.seg[k].m.cols));
+  }
+  const int resident_warps = wave * kResWarps;
+  int sl = gemv_res_split_env();
+  const bool forced = sl > 0;
+  if (!forced) sl = std::max(1, resident_warps / std::max(quads, 1));
+  sl = std::min(sl, std::min(kResMaxSplit, std::max(1, (units + 31) / 32)));
+  if (!forced && 2 * quads * sl < resident_warps) {
+    *used = false;
+    return cudaSuccess;
+  }
+  *used = true;
+  const unsigned blocks = static_cast<unsigned>((quads * sl + kResWarps - 1) / kResWarps);
+  return launch_kernel(gemv_res_kernel<E, T, V>, dim3(blocks), dim3(kResWarps * 32), stream, d, sl);
+}
+
+template <int V>
+cudaError_t launch_res_v(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue, cudaStream_t stream,
+                         bool* used) {
+  const int qt = h.seg[0].m.type;
+  switch (epilogue) {
+    case GemvEpilogue::kResidualNorm:
+      if (h.n_seg == 1 && qt == kTypeQ4_K)
+        return launch_res_t<GemvEpilogue::kResidualNorm, kTypeQ4_K, V>(h, d, stream, used);
+      if (h.n_seg == 1 && qt == kTypeQ6_K)
+        return launch_res_t<GemvEpilogue::kResidualNorm, kTypeQ6_K, V>(h, d, stream, used);
+      return launch_res_t<GemvEpilogue::kResidualNorm, -1, V>(h, d, stream, used);
+    case GemvEpilogue::kQkvRope:
+      return launch_res_t<GemvEpilogue::kQkvRope, -1, V>(h, d, stream, used);
+    default:
+      return launch_res_t<GemvEpilogue::kStore, -1, V>(h, d, stream, used);
+  }
+}
+
+// Whether launch_gemv runs gemv_res_kernel: its buffers given, rows in quads, an epilogue it has.
+bool res_applies(const GemvLaunch& h, GemvEpilogue epilogue) {
+  if (h.part == nullptr || h.qcnt == nullptr || gemv_res_variant() == 0) return false;
+  const int mask = gemv_res_epilogues();
+  switch (epilogue) {
+    case GemvEpilogue::kResidualNorm:
+      if ((mask & 1) == 0) return false;
+      break;
+    case GemvEpilogue::kQkvRope:
+      if ((mask & 2) == 0) return false;
+      break;
+    case GemvEpilogue::kStore:
+      if ((mask & 4) == 0) return false;
+      break;
+    default:
+      return false;
+  }
+  for (int k = 0; k < h.n_seg; ++k) {
+    if (h.seg[k].m.rows % kResRows != 0) return false;
+  }
+  return true;
+}
 }  // namespace
 
 cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue,
                         cudaStream_t stream) {
+  if (res_applies(h, epilogue)) {
+    bool used = false;
+    cudaError_t e = cudaSuccess;
+    switch (gemv_res_variant()) {
+      case 1:
+        e = launch_res_v<1>(h, d, epilogue, stream, &used);
+        break;
+      case 2:
+        e = launch_res_v<2>(h, d, epilogue, stream, &used);
+        break;
+      case 4:
+        e = launch_res_v<4>(h, d, epilogue, stream, &used);
+        break;
+      default:
+        e = launch_res_v<3>(h, d, epilogue, stream, &used);
+        break;
+    }
+    if (used || e != cudaSuccess) return e;
+  }
   const GemvSplit& sp = gemv_split();
   const int qt = h.seg[0].m.type;
   const int quad = gemv_quad();

@@ -39,6 +39,14 @@ inline constexpr int kGemvWarps = 4;        // warps per GEMV block
 inline constexpr int kGemvRowsPerWarp = 2;  // rows a warp streams at once
 inline constexpr int kGemvRowsPerBlock = kGemvWarps * kGemvRowsPerWarp;
 inline constexpr int kGateUpWarps = 8;  // gate+up blocks: 32 outputs each
+// gemv_res_kernel (gemv.cu, issue 16): blocks of kResWarps warps, each warp one K slice of a quad of
+// rows; at most kResMaxSplit slices a quad (the size of GemvLaunch::part per row).
+inline constexpr int kResWarps = 8;
+inline constexpr int kResRows = 4;
+inline constexpr int kResMaxSplit = 16;
+// Its variant without CUDA_BRICKS_GEMV_RES (gemv.cu, launch_gemv): 0 = not used (on the H200 it
+// won 2.6% at 7B and lost up to 4.5% elsewhere: results/h200/2026-12-03).
+inline constexpr int kGemvResDefault = 0;
 inline constexpr int kGateUpOutputs = 32;
 // gate+up kernel variant for Q4_K without CUDA_BRICKS_GATE_UP (gemv.cu, launch_gate_up): 0 = four
 // unit calls a lane step, 1/2 = activations loaded once for the eight rows, 1/2 units in flight; 3/4
@@ -133,6 +141,10 @@ struct GemvLaunch {
   unsigned long long* keys;  // [n_blocks]
   // last-block bookkeeping
   unsigned int* counter;  // zero before the launch; the last block resets it
+  // gemv_res_kernel (split K over warps, partial sums reduced per row quad by its last slice); both
+  // null = that kernel is not used for this launch
+  float* part;         // [rows of all segments][kResMaxSplit]
+  unsigned int* qcnt;  // [rows of all segments / 4], zero before the launch; left zero
 };
 
 struct GateUpLaunch {

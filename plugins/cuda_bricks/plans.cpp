@@ -3,6 +3,7 @@
 // quantized (two-level 8-bit) once: inside a decode that quantization is fused into the producer kernel);
 // each iteration is a captured CUDA graph, and runs of many iterations replay graphs of
 // kGraphBatch iterations, so host launch overhead does not hide the kernels' own time.
+#include <algorithm>
 #include <cmath>
 #include <cstddef>
 #include <cstring>
@@ -137,6 +138,21 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
     p.act_in.f = p.in_off[static_cast<size_t>(idx)];
     p.act_in_n = n;
   };
+  // gemv_res_kernel's partial sums and quad counters (kernel_api.h), for GEMVs of up to `rows` rows
+  // (all segments): offsets until a.allocate(), then set() fills a launch's pointers.
+  struct ResBuffers {
+    size_t part = 0, qcnt = 0;
+    void set(const bb_plan& pl, GemvLaunch& g) const {
+      g.part = at<float>(pl, part);
+      g.qcnt = at<unsigned int>(pl, qcnt);
+    }
+  };
+  auto res_buffers = [&](int64_t rows) {
+    ResBuffers b;
+    b.part = a.reserve(sizeof(float) * static_cast<size_t>(rows) * kResMaxSplit);
+    b.qcnt = a.reserve(sizeof(unsigned int) * static_cast<size_t>(rows / kResRows + 1));
+    return b;
+  };
   const int32_t n = p.n_sets;
   const int n_sms = p.ctx->n_sms;
 
@@ -154,6 +170,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const MatDesc m0 = p.weights.matrix(W(0, 0));
       quantized_input(0, m0.cols);
       const size_t launches = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
+      const ResBuffers rb = res_buffers(m0.rows);
       a.allocate();
       std::vector<GemvLaunch> h(static_cast<size_t>(n));
       for (int32_t set = 0; set < n; ++set) {
@@ -164,6 +181,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         g.n_seg = 1;
         g.n_blocks = gemv_blocks(g.seg[0].m.rows);
         g.x = Act{at<float>(p, p.act_in.f), at<int8_t>(p, p.act_in.q), at<float2>(p, p.act_in.ds)};
+        if (g.seg[0].m.rows <= m0.rows) rb.set(p, g);
       }
       BB_CUDA(cudaMemcpy(a.at(launches), h.data(), sizeof(GemvLaunch) * h.size(), cudaMemcpyHostToDevice));
       p.record = [&p, h, launches](int32_t set) {
@@ -191,6 +209,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
     case BB_OP_QKV: {
       quantized_input(0, E);
       const size_t launches = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
+      const ResBuffers rb = res_buffers(H + 2 * KW);
       a.allocate();
       std::vector<GemvLaunch> h(static_cast<size_t>(n));
       for (int32_t set = 0; set < n; ++set) {
@@ -207,6 +226,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         g.n_seg = 3;
         g.n_blocks = blocks;
         g.x = Act{at<float>(p, p.act_in.f), at<int8_t>(p, p.act_in.q), at<float2>(p, p.act_in.ds)};
+        rb.set(p, g);
       }
       BB_CUDA(cudaMemcpy(a.at(launches), h.data(), sizeof(GemvLaunch) * h.size(), cudaMemcpyHostToDevice));
       p.record = [&p, h, launches](int32_t set) {
@@ -269,6 +289,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const ActBuffers hb = act(F);
       const size_t gu = a.reserve(sizeof(GateUpLaunch) * static_cast<size_t>(n));
       const size_t dn = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
+      const ResBuffers rb = res_buffers(E);
       a.allocate();
       std::vector<GateUpLaunch> hg(static_cast<size_t>(n));
       std::vector<GemvLaunch> hd(static_cast<size_t>(n));
@@ -287,6 +308,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         dl.n_seg = 1;
         dl.n_blocks = gemv_blocks(E);
         dl.x = Act{at<float>(p, hb.f), at<int8_t>(p, hb.q), at<float2>(p, hb.ds)};
+        rb.set(p, dl);
       }
       BB_CUDA(cudaMemcpy(a.at(gu), hg.data(), sizeof(GateUpLaunch) * hg.size(), cudaMemcpyHostToDevice));
       BB_CUDA(cudaMemcpy(a.at(dn), hd.data(), sizeof(GemvLaunch) * hd.size(), cudaMemcpyHostToDevice));
@@ -318,6 +340,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const size_t counter = a.reserve(sizeof(unsigned int));
       const size_t att_counters =
           a.reserve(sizeof(unsigned int) * static_cast<size_t>(s.n_head_kv) * kAttnCounters);
+      const ResBuffers rb = res_buffers(std::max<int64_t>(E, H + 2 * KW));
       const size_t table =
           a.reserve(sizeof(float) * static_cast<size_t>(C) * static_cast<size_t>(s.head_dim));
       const size_t l_norm = a.reserve(sizeof(NormLaunch) * static_cast<size_t>(n));
@@ -381,6 +404,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         q.n_head_kv = s.n_head_kv;
         q.head_dim = s.head_dim;
         q.counter = at<unsigned int>(p, counter);
+        rb.set(p, q);
         GemvLaunch& o = ho[i];
         o = GemvLaunch{};
         o.seg[0].m = p.weights.matrix(W(set, 7));
@@ -393,6 +417,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         o.norm_n = static_cast<int32_t>(E);
         o.norm_out = xn_out;
         o.counter = at<unsigned int>(p, counter);
+        rb.set(p, o);
         GateUpLaunch& g = hg[i];
         g.gate = p.weights.matrix(W(set, 9));
         g.up = p.weights.matrix(W(set, 10));
@@ -407,6 +432,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         dl.n_blocks = gemv_blocks(E);
         dl.x = Act{at<float>(p, hb.f), at<int8_t>(p, hb.q), at<float2>(p, hb.ds)};
         dl.norm_g = nullptr;  // the layer's output is the residual stream itself
+        rb.set(p, dl);
       }
       BB_CUDA(cudaMemcpy(a.at(l_norm), hn.data(), sizeof(NormLaunch) * hn.size(), cudaMemcpyHostToDevice));
       BB_CUDA(cudaMemcpy(a.at(l_qkv), hq.data(), sizeof(GemvLaunch) * hq.size(), cudaMemcpyHostToDevice));

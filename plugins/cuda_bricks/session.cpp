@@ -158,6 +158,10 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   const size_t counter = a.reserve(sizeof(unsigned int));
   const size_t att_counters =
       a.reserve(sizeof(unsigned int) * static_cast<size_t>(d.n_head_kv) * kAttnCounters);
+  // gemv_res_kernel's partial sums and quad counters, shared by every GEMV of the token (one at a time)
+  const size_t res_rows = static_cast<size_t>(std::max<int64_t>(E, H + 2 * KW));
+  const size_t res_part = a.reserve(sizeof(float) * res_rows * kResMaxSplit);
+  const size_t res_qcnt = a.reserve(sizeof(unsigned int) * (res_rows / kResRows + 1));
   s.tokens_out = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.prompt = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.k_cache = a.reserve(layer_kv * static_cast<size_t>(s.n_layer));
@@ -221,6 +225,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     q.n_head_kv = d.n_head_kv;
     q.head_dim = d.head_dim;
     q.counter = at<unsigned int>(s, counter);
+    q.part = at<float>(s, res_part);
+    q.qcnt = at<unsigned int>(s, res_qcnt);
 
     AttentionLaunch& at_ = ha[i];
     at_ = AttentionLaunch{};
@@ -252,6 +258,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     o.norm_n = static_cast<int32_t>(E);
     o.norm_out = xn_out;
     o.counter = at<unsigned int>(s, counter);
+    o.part = at<float>(s, res_part);
+    o.qcnt = at<unsigned int>(s, res_qcnt);
 
     GateUpLaunch& g = hg[i];
     g.gate = w.matrix(L[i].gate);
@@ -272,6 +280,8 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     dn.norm_n = static_cast<int32_t>(E);
     dn.norm_out = xn_out;
     dn.counter = at<unsigned int>(s, counter);
+    dn.part = at<float>(s, res_part);
+    dn.qcnt = at<unsigned int>(s, res_qcnt);
   }
   BB_CUDA(cudaMemcpy(a.at(l_qkv), hq.data(), sizeof(GemvLaunch) * hq.size(), cudaMemcpyHostToDevice));
   BB_CUDA(cudaMemcpy(a.at(l_att), ha.data(), sizeof(AttentionLaunch) * ha.size(), cudaMemcpyHostToDevice));

@@ -92,7 +92,7 @@ int cmd_inspect(const std::vector<std::string>& args) {
       std::printf("%s", model::load_qwen2(file).describe().c_str());
     } catch (const model::GgufError& e) {
       std::printf("not a usable Qwen2 model: %s\n", e.what());
-      rc = kExitFailure;
+      rc = kExitUsage;  // an input error, as `bench generate` and `bench run` call the same file
     }
   } else {
     std::printf("model: architecture '%s' is not qwen2; no model description\n",

@@ -1,12 +1,18 @@
 // bench run: measure an experiment (a YAML config) on every available backend, check every backend
 // against the reference, write one result JSON, print a table.
+#include <unistd.h>
+
+#include <atomic>
 #include <boost/program_options.hpp>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <optional>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/exit_guard.h"
@@ -43,6 +49,50 @@ void handle_stop_signals(bool on) {
 }
 
 int interrupted_exit_code() { return g_stop_signal ? 128 + g_stop_signal : kExitInterrupted; }
+
+// A plugin call that never returns (a hang in plan_run, without --isolate) keeps the runner from
+// seeing the cancel: the first Ctrl-C did nothing (issue 14, defect 13). While the run is on, this
+// thread watches for a stop signal; kStopGraceS after one, if the run still has not ended, it says
+// so and ends the process with 128 + the signal. The result file is then as last saved: every cell
+// measured by then, the others "not reached" (state: running).
+constexpr double kStopGraceS = 10;
+
+class StopWatchdog {
+ public:
+  explicit StopWatchdog(std::string out_path)
+      : out_path_(std::move(out_path)), thread_([this] { watch(); }) {}
+  ~StopWatchdog() {
+    done_ = true;
+    thread_.join();
+  }
+  StopWatchdog(const StopWatchdog&) = delete;
+  StopWatchdog& operator=(const StopWatchdog&) = delete;
+
+ private:
+  void watch() {
+    using Clock = std::chrono::steady_clock;
+    std::optional<Clock::time_point> since;
+    while (!done_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      const int sig = g_stop_signal;
+      if (!sig) continue;
+      if (!since) since = Clock::now();
+      if (Clock::now() - *since < std::chrono::duration<double>(kStopGraceS)) continue;
+      const std::string msg = "\nbench run: stopped by " + std::string(::strsignal(sig)) +
+                              ", but a plugin call has not "
+                              "returned " +
+                              std::to_string(static_cast<int>(kStopGraceS)) +
+                              " s later (it does not check the cancel flag); exiting. " + out_path_ +
+                              " holds the cells saved before (state: running); bench run --isolate can "
+                              "stop such a plugin.\n";
+      [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, msg.data(), msg.size());
+      ::_exit(128 + sig);
+    }
+  }
+  std::string out_path_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
 
 std::string default_out_path(const std::string& name) {
   std::string stamp = run::utc_now_iso8601();
@@ -187,6 +237,7 @@ int cmd_run(const std::vector<std::string>& args) {
                           std::to_string(kExitInternal) + "); " + ro.out_path +
                           " holds what was saved before, if anything (state: running). bench run --isolate "
                           "contains such a plugin; bench plugins lists where each was found.");
+    const StopWatchdog watchdog(ro.out_path);
     result = run::run_experiment(experiment, ro, [&](const std::string& line) {
       if (!quiet) std::cerr << line << std::endl;
     });

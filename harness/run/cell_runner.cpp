@@ -257,6 +257,7 @@ void CellRunner::record_measurement(bool interrupted) {
   // The sampler's reason starts with the status ("UNSTABLE: CV ..."); the status is recorded apart.
   const std::string prefix = std::string(report::cell_status_name(rc.status)) + ": ";
   if (rc.status_reason.rfind(prefix, 0) == 0) rc.status_reason.erase(0, prefix.size());
+  warmup_truncated = smp.warmup_truncated();
   rc.warmup_iterations = smp.warmup_iterations();
   rc.warmup_seconds = smp.warmup_seconds();
   rc.iterations_per_sample = smp.iterations_per_sample();

@@ -92,8 +92,9 @@ class CellRunner {
   std::vector<uint8_t> bytes;
   std::vector<int32_t> tokens;
   bool has_outputs = false;
-  bool prepared = false;  // prepare() succeeded: the verdicts judge its equivalence
-  bool measured = false;  // record_measurement() found samples: statistics, GB/s, the budget verdict
+  bool warmup_truncated = false;  // record_measurement: the warm-up was cut at its time cap
+  bool prepared = false;          // prepare() succeeded: the verdicts judge its equivalence
+  bool measured = false;          // record_measurement() found samples: statistics, GB/s, the budget verdict
   // generate on a backend without session_write_kv (a whole-model peer): a real prompt of `context`
   // tokens from position 0 instead of a synthetic KV history, so its tokens are not compared.
   bool real_prompt = false;

@@ -79,12 +79,17 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
 
   say("measuring " + std::to_string(runnable.size()) + " cells (" +
       config::order_name(e.protocol.order).data() + " order, seed " + std::to_string(e.protocol.seed) + ")");
-  const bool interrupted = sample_cells(runnable, e.protocol.seed, e.protocol.order, o.progress_interval_s,
-                                        say, [&](CellRunner& c, bool measured) {
-                                          sink.store(c.result_index, c.result);
-                                          if (measured) record_peer(c, r);
-                                          sink.save();
-                                        });
+  const bool interrupted = sample_cells(
+      runnable, e.protocol.seed, e.protocol.order, o.progress_interval_s, say,
+      [&](CellRunner& c, bool measured) {
+        sink.store(c.result_index, c.result);
+        if (measured) record_peer(c, r);
+        if (measured && c.warmup_truncated)  // issue 14, defect 17
+          r.warnings.push_back(c.result.id + " on " + c.backend.name + ": warm-up cut short after " +
+                               printf_number("%.3g s", c.result.warmup_seconds) +
+                               " (half of max_seconds_per_cell), before its warmup_ms");
+        sink.save();
+      });
   if (interrupted)
     for (CellRunner* c : mark_unprepared_interrupted(plan)) sink.store(c->result_index, c->result);
 

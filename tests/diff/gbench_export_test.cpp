@@ -179,6 +179,36 @@ TEST(GbenchExport, SamplesBecomeRepetitionsAndAggregatesMatchTheStatistics) {
   EXPECT_NEAR(agg["cv"], qkv->stats.cv, 1e-9);
 }
 
+// Issue 14, defect 16: a cell of 3M samples took 3.4 GB to export, one repetition a sample. Past
+// 10000 a cell gets every k-th sample as its repetitions, says so, and keeps aggregates of all.
+TEST(GbenchExport, ACellOfManySamplesExportsEveryKthAndItsAggregatesOfAll) {
+  RunResult r = testing::sample_result();
+  Cell* qkv = nullptr;
+  for (auto& c : r.cells)
+    if (c.id == "qkv" && c.backend == "scalar_ref") qkv = &c;
+  ASSERT_NE(qkv, nullptr);
+  qkv->samples.clear();
+  for (int i = 0; i < 30000; ++i) qkv->samples.push_back(1e-3 + 1e-9 * (i % 977));
+  rapidjson::Document doc;
+  const std::string text = export_gbench(r);
+  doc.Parse(text.c_str());
+  ASSERT_FALSE(doc.HasParseError());
+  EXPECT_TRUE(gbench_problems(doc).empty()) << ::testing::PrintToString(gbench_problems(doc));
+  size_t reps = 0;
+  double median = 0;
+  for (const auto& b : doc["benchmarks"].GetArray()) {
+    if (std::string(b["run_name"].GetString()) != "qkv/scalar_ref") continue;
+    if (std::string(b["run_type"].GetString()) == "iteration") {
+      ++reps;
+      EXPECT_STREQ(b["label"].GetString(), "1 in 3 of 30000 samples");
+    } else if (std::string(b["aggregate_name"].GetString()) == "median") {
+      median = b["real_time"].GetDouble();
+    }
+  }
+  EXPECT_EQ(reps, 10000u);
+  EXPECT_NEAR(median, measure::median(qkv->samples) * 1e9, 1e-6);
+}
+
 TEST(GbenchExport, SkippedCellsAreErrorsThatComparePyLeavesOut) {
   const RunResult r = testing::sample_result();
   rapidjson::Document doc;

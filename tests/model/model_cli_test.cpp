@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "model/gguf.h"
 #include "model_test_util.h"
 
 namespace {
@@ -99,6 +100,17 @@ TEST(BenchInspectCli, OracleCorruptAndMissingFiles) {
   EXPECT_EQ(none.exit_code, 2);
   RunResult missing = run_bench(dir, "inspect " + dir.file("absent.gguf"));
   EXPECT_EQ(missing.exit_code, 2);
+
+  // Issue 14, defect 17: a valid GGUF that is no usable Qwen2 model was exit 1 for inspect, 2 for
+  // generate. Both say 2, an input error.
+  bb::model::GgufWriter w;
+  w.add("general.architecture", bb::model::GgufValue::of_string("qwen2"));
+  const std::string hollow = dir.file("hollow.gguf");
+  w.write(hollow);
+  RunResult inspected = run_bench(dir, "inspect " + hollow);
+  EXPECT_EQ(inspected.exit_code, 2) << inspected.out;
+  EXPECT_TRUE(contains(inspected.out, "not a usable Qwen2 model")) << inspected.out;
+  EXPECT_EQ(run_bench(dir, "generate --model " + hollow + " --n 1").exit_code, 2);
 }
 
 }  // namespace

@@ -2,12 +2,18 @@
 // without bound, claims another ABI or crashes while loading loses only its own cells (CRASHED,
 // TIMEOUT, or a skipped backend); scalar_ref's cells and the result file stay intact. The faults
 // come from faulty_plugin.cpp's modes (BB_FAULTY_MODE), run through the real `bench`.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "result/result_json.h"
 #include "result/result_schema.h"
@@ -268,6 +274,48 @@ TEST_F(IsolatedRun, AResultFileThatCannotBeWrittenCostsTheFileNotTheRun) {
   EXPECT_EQ(warnings, 1u) << r.err;
   EXPECT_THAT(r.out, HasSubstr("rms_norm"));  // the table
   EXPECT_THAT(r.out, HasSubstr("qkv"));
+}
+
+// Issue 14, defect 13: a plugin hanging in plan_run (without --isolate) ignored the first Ctrl-C; the
+// second killed bench with no result file. Now the first one ends the run 10 s later at the latest,
+// saying why, and the file as last saved is there.
+TEST_F(IsolatedRun, ACtrlCWhileAPluginHangsEndsTheRunWithinTheGrace) {
+  const std::string cfg = dir_.path() + "/tiny.yaml", err = dir_.path() + "/err.txt";
+  std::ofstream(cfg) << "name: tiny\nmodel: {gguf: " << kOracle << "tiny-b-q4_k_m.gguf}\n"
+                     << "backends: [scalar_ref, faulty]\n"
+                     << "protocol: {warmup_ms: 5, warmup_min_iterations: 2, min_samples: 5, max_samples: 20,"
+                        " cv_target: 0.5, max_seconds_per_cell: 0.3}\n"
+                     << "bricks:\n  - rms_norm\n  - qkv\n";
+  test::ScopedEnv m("BB_FAULTY_MODE", "hang:qkv");
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    const int fd = open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    dup2(fd, 2);
+    const int devnull = open("/dev/null", O_WRONLY);
+    dup2(devnull, 1);
+    execl(BRICKBENCH_BENCH_EXE, "bench", "run", cfg.c_str(), "--bandwidth-mib", "8", "--plugin-dir",
+          kFaultyDir.c_str(), "--out", out_.c_str(), static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  // Until faulty's qkv is being prepared (its check run hangs), then Ctrl-C once.
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::seconds(60)) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (slurp(err).find("preparing") != std::string::npos) break;
+  }
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  kill(pid, SIGINT);
+  const auto sent = std::chrono::steady_clock::now();
+  int status = 0;
+  waitpid(pid, &status, 0);
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - sent).count();
+  ASSERT_TRUE(WIFEXITED(status)) << slurp(err);
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  EXPECT_LT(took, 30.0);
+  EXPECT_THAT(slurp(err), HasSubstr("but a plugin call has not returned 10 s later"));
+  const auto errors = report::validate_result_json(slurp(out_), report::default_result_schema_path());
+  EXPECT_TRUE(errors.empty()) << ::testing::PrintToString(errors);
 }
 
 }  // namespace

@@ -421,6 +421,18 @@ TEST_F(BenchRun, UnknownBackendOrReferenceNamesAreErrorsAndCiNeedsEveryNamedBack
   EXPECT_THAT(warned, ::testing::Contains(HasSubstr("backend_options for 'avx_brick', which is no backend")));
 }
 
+// Issue 14, defect 17: `warmup_ms: 1e12` was cut short (at half of max_seconds_per_cell) with no note.
+TEST_F(BenchRun, AWarmUpCutShortIsNoted) {
+  const std::string cfg = dir_.path() + "/warm.yaml";
+  write(cfg, "name: warm\nmodel: {gguf: " + kOracle +
+                 "tiny-b-q4_k_m.gguf}\nprotocol: {warmup_ms: 1e12, min_samples: 3, max_samples: 5,"
+                 " max_seconds_per_cell: 0.4}\nbricks: [rms_norm]\n");
+  auto r = test::run_bench("run " + cfg + " --quiet --bandwidth-mib 8 --out " + out_);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_THAT(report::read_result_json(out_).warnings,
+              ::testing::Contains(HasSubstr("rms_norm on scalar_ref: warm-up cut short after")));
+}
+
 // Issue 14, defect 11: --threads 100000 aborted avx_bricks, --threads -5 was accepted.
 TEST_F(BenchRun, ThreadCountsOutOfRangeAreUsageErrors) {
   const std::string cfg = dir_.path() + "/threads.yaml";

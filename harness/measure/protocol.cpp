@@ -83,20 +83,6 @@ void validate_protocol_settings(const ProtocolSettings& s) {
   if (!(s.confidence > 0 && s.confidence < 1)) bad_setting("confidence", s.confidence, "(0, 1), e.g. 0.95");
 }
 
-const char* to_string(CellStatus status) {
-  switch (status) {
-    case CellStatus::kRunning:
-      return "RUNNING";
-    case CellStatus::kConverged:
-      return "CONVERGED";
-    case CellStatus::kUnstable:
-      return "UNSTABLE";
-    case CellStatus::kCappedSlow:
-      return "CAPPED_SLOW";
-  }
-  return "?";
-}
-
 const char* to_string(StopReason reason) {
   switch (reason) {
     case StopReason::kNone:
@@ -200,8 +186,8 @@ void CellSampler::prepare() {
 
 void CellSampler::step() {
   if (done())
-    throw std::logic_error(std::string("CellSampler::step() after the cell finished (") + to_string(status_) +
-                           ")");
+    throw std::logic_error(std::string("CellSampler::step() after the cell finished (") +
+                           cell_status_name(status_) + ")");
   prepare();
   const double t = timed(iterations_per_sample_, "sample");
   sampling_seconds_ += t;
@@ -235,12 +221,12 @@ void CellSampler::update_stop() {
   const int64_t n = sample_count();
   const double cv = current_cv();
   if (n >= settings_.min_samples && cv <= settings_.cv_target) {
-    status_ = CellStatus::kConverged;
+    status_ = CellStatus::Converged;
     stop_reason_ = StopReason::kCvTarget;
     return;
   }
   if (n >= settings_.max_samples) {
-    status_ = CellStatus::kUnstable;
+    status_ = CellStatus::Unstable;
     stop_reason_ = StopReason::kMaxSamples;
     return;
   }
@@ -249,7 +235,7 @@ void CellSampler::update_stop() {
   const int64_t floor = std::min<int64_t>(2, settings_.min_samples);
   const double next_sample_s = sampling_seconds_ / static_cast<double>(n);
   if (n >= floor && elapsed_seconds_ + next_sample_s > settings_.max_seconds_per_cell) {
-    status_ = n >= settings_.min_samples ? CellStatus::kUnstable : CellStatus::kCappedSlow;
+    status_ = n >= settings_.min_samples ? CellStatus::Unstable : CellStatus::CappedSlow;
     stop_reason_ = StopReason::kTimeBudget;
   }
 }
@@ -258,7 +244,7 @@ std::string CellSampler::status_reason() const {
   const double n = static_cast<double>(sample_count());
   const double cv_pct = 100 * current_cv();
   const double target_pct = 100 * settings_.cv_target;
-  const std::string head = std::string(to_string(status_)) + ": ";
+  const std::string head = std::string(cell_status_name(status_)) + ": ";
   switch (stop_reason_) {
     case StopReason::kNone:
       return head + format("%.0f samples so far, CV %.2f%% (target %.2f%%)", n, cv_pct, target_pct);
@@ -267,7 +253,7 @@ std::string CellSampler::status_reason() const {
     case StopReason::kMaxSamples:
       return head + format("CV %.2f%% > target %.2f%% after max_samples (%.0f)", cv_pct, target_pct, n);
     case StopReason::kTimeBudget:
-      if (status_ == CellStatus::kCappedSlow)
+      if (status_ == CellStatus::CappedSlow)
         return head +
                format("one sample takes %.3g s against max_seconds_per_cell = %g s: ", sampling_seconds_ / n,
                       settings_.max_seconds_per_cell) +

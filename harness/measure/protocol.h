@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "measure/cell_status.h"
 #include "measure/statistics.h"
 
 namespace bb::measure {
@@ -75,20 +76,6 @@ ProtocolSettings with_caps(ProtocolSettings base, const ProtocolCaps& caps);
 // Throws std::invalid_argument naming the field, its value and the accepted range.
 void validate_protocol_settings(const ProtocolSettings& settings);
 
-enum class CellStatus {
-  kRunning,    // not done yet
-  kConverged,  // n >= min_samples and CV <= cv_target
-  kUnstable,   // max_samples or the time budget reached with CV still above the target
-  // The time budget ran out before min_samples samples, because one sample is long against the
-  // budget (typically K = 1 and one iteration takes seconds: a scalar reference at a large shape).
-  // Such a cell still gets min(2, min_samples) samples, even past the budget, so it has a median and
-  // a spread; then it stops as soon as the budget is spent or the next sample would not fit in what
-  // is left. Its numbers are honest but few: a runner treats it like UNSTABLE for --ci unless the
-  // backend is configured as reference-only.
-  kCappedSlow,
-};
-const char* to_string(CellStatus status);  // "RUNNING", "CONVERGED", "UNSTABLE", "CAPPED_SLOW"
-
 enum class StopReason { kNone, kCvTarget, kMaxSamples, kTimeBudget };
 const char* to_string(StopReason reason);  // "none", "cv_target", "max_samples", "time_budget"
 
@@ -119,7 +106,7 @@ class CellSampler {
   // a few ms keeps per-step overhead negligible while still spreading drift over all cells.
   int64_t step_for(double seconds);
 
-  bool done() const { return status_ != CellStatus::kRunning; }
+  bool done() const { return status_ != CellStatus::Running; }
   CellStatus status() const { return status_; }
   StopReason stop_reason() const { return stop_reason_; }
   // Why the cell ended, in words for the console and the result file, e.g.
@@ -146,7 +133,7 @@ class CellSampler {
   TimedRun run_;
   ProtocolSettings settings_;
   bool prepared_ = false;
-  CellStatus status_ = CellStatus::kRunning;
+  CellStatus status_ = CellStatus::Running;
   StopReason stop_reason_ = StopReason::kNone;
   std::vector<double> samples_;
   int64_t iterations_per_sample_ = 0;

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "report/diff.h"
+#include "result/json_write.h"
 #include "result/number_format.h"
 
 namespace bb::report {
@@ -73,16 +74,9 @@ std::string md_escape(std::string_view s) {
   return out;
 }
 
-using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-void num(Writer& w, double x) {
-  if (!std::isfinite(x)) {
-    w.Null();
-    return;
-  }
-  const std::string s = shortest_double(x);
-  w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
-}
+using Writer = json::PrettyWriter;
+using json::num;
+using json::str;
 
 }  // namespace
 

@@ -21,21 +21,15 @@
 #include "measure/statistics.h"
 #include "report/reporter.h"
 #include "report/table.h"
+#include "result/json_write.h"
 #include "result/number_format.h"
 
 namespace bb::report {
 namespace {
 
-using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
-void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
-void num(Writer& w, double x) {
-  if (!std::isfinite(x)) {
-    w.Null();
-    return;
-  }
-  const std::string s = shortest_double(x);
-  w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
-}
+using Writer = json::PrettyWriter;
+using json::num;
+using json::str;
 
 std::string env(const RunResult& r, const std::string& key) {
   for (const auto& [k, v] : r.environment)

@@ -10,24 +10,13 @@
 
 #include "report/report_assets.h"
 #include "report/table.h"
+#include "result/json_write.h"
 #include "result/number_format.h"
 
 namespace bb::report {
 namespace {
 
-using JsonWriter = rapidjson::Writer<rapidjson::StringBuffer>;
-
-void jstr(JsonWriter& w, std::string_view s) {
-  w.String(s.data(), static_cast<rapidjson::SizeType>(s.size()));
-}
-void jnum(JsonWriter& w, double x) {
-  if (!std::isfinite(x)) {
-    w.Null();
-    return;
-  }
-  const std::string s = shortest_double(x);
-  w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
-}
+using JsonWriter = json::CompactWriter;
 
 bool measured(const Cell& c) {
   return (c.status == CellStatus::Converged || c.status == CellStatus::Unstable ||
@@ -50,7 +39,7 @@ std::string page_data(const RunResult& r, const std::optional<DiffResult>& diff,
     const std::string& b = r.cells[i].backend;
     if (std::find(backends.begin(), backends.end(), b) == backends.end()) backends.push_back(b);
   }
-  for (const auto& b : backends) jstr(w, b);
+  for (const auto& b : backends) json::str(w, b);
   w.EndArray();
   w.Key("cells");
   w.StartArray();
@@ -58,26 +47,26 @@ std::string page_data(const RunResult& r, const std::optional<DiffResult>& diff,
     const Cell& c = r.cells[i];
     if (!measured(c)) continue;
     w.StartObject();
-    w.Key("id"), jstr(w, c.id);
-    w.Key("brick"), jstr(w, c.brick);
-    w.Key("backend"), jstr(w, c.backend);
-    w.Key("status"), jstr(w, cell_status_name(c.status));
-    w.Key("median_s"), jnum(w, c.stats.median);
-    w.Key("median_text"), jstr(w, format_duration(c.stats.median));
+    w.Key("id"), json::str(w, c.id);
+    w.Key("brick"), json::str(w, c.brick);
+    w.Key("backend"), json::str(w, c.backend);
+    w.Key("status"), json::str(w, cell_status_name(c.status));
+    w.Key("median_s"), json::num(w, c.stats.median);
+    w.Key("median_text"), json::str(w, format_duration(c.stats.median));
     w.Key("has_budget"), w.Bool(c.budget.has_budget && std::isfinite(c.budget.gap) && c.budget.gap > 0);
-    w.Key("budget_us"), jnum(w, c.budget.budget_us);
-    w.Key("gap"), jnum(w, c.budget.gap);
-    w.Key("grade"), jstr(w, c.budget.graded ? c.budget.grade : "");
-    w.Key("bytes"), jnum(w, c.roofline.bytes);
-    w.Key("flops"), jnum(w, c.roofline.flops);
-    w.Key("gbps"), jnum(w, c.roofline.gbps);
-    w.Key("gflops"), jnum(w, c.roofline.gflops);
-    w.Key("ceiling_gbps"), jnum(w, c.roofline.ceiling_gbps);
-    w.Key("fraction"), jnum(w, c.roofline.fraction_of_ceiling);
+    w.Key("budget_us"), json::num(w, c.budget.budget_us);
+    w.Key("gap"), json::num(w, c.budget.gap);
+    w.Key("grade"), json::str(w, c.budget.graded ? c.budget.grade : "");
+    w.Key("bytes"), json::num(w, c.roofline.bytes);
+    w.Key("flops"), json::num(w, c.roofline.flops);
+    w.Key("gbps"), json::num(w, c.roofline.gbps);
+    w.Key("gflops"), json::num(w, c.roofline.gflops);
+    w.Key("ceiling_gbps"), json::num(w, c.roofline.ceiling_gbps);
+    w.Key("fraction"), json::num(w, c.roofline.fraction_of_ceiling);
     w.Key("token"), w.Bool(is_token_brick(c));
     const auto tps = cell_tok_s(c);
-    w.Key("tok_s"), jnum(w, tps ? *tps : std::nan(""));
-    w.Key("budget_tok_s"), jnum(w, c.budget.budget_tok_s ? *c.budget.budget_tok_s : std::nan(""));
+    w.Key("tok_s"), json::num(w, tps ? *tps : std::nan(""));
+    w.Key("budget_tok_s"), json::num(w, c.budget.budget_tok_s ? *c.budget.budget_tok_s : std::nan(""));
     w.EndObject();
   }
   w.EndArray();
@@ -85,8 +74,8 @@ std::string page_data(const RunResult& r, const std::optional<DiffResult>& diff,
   w.StartArray();
   for (const auto& p : peers) {
     w.StartObject();
-    w.Key("label"), jstr(w, p.label);
-    w.Key("tok_s"), jnum(w, p.tok_s);
+    w.Key("label"), json::str(w, p.label);
+    w.Key("tok_s"), json::num(w, p.tok_s);
     w.EndObject();
   }
   w.EndArray();
@@ -95,18 +84,18 @@ std::string page_data(const RunResult& r, const std::optional<DiffResult>& diff,
     w.Null();
   } else {
     w.StartObject();
-    w.Key("min_effect"), jnum(w, diff->settings.min_effect);
+    w.Key("min_effect"), json::num(w, diff->settings.min_effect);
     w.Key("cells");
     w.StartArray();
     for (const auto& c : diff->cells) {
       if (!c.compared()) continue;
       w.StartObject();
-      w.Key("label"), jstr(w, c.id + " / " + c.backend);
-      w.Key("ratio"), jnum(w, c.ratio);
-      w.Key("lower"), jnum(w, c.ratio_lower);
-      w.Key("upper"), jnum(w, c.ratio_upper);
-      w.Key("p"), jnum(w, c.p_value);
-      w.Key("verdict"), jstr(w, diff_verdict_name(c.verdict));
+      w.Key("label"), json::str(w, c.id + " / " + c.backend);
+      w.Key("ratio"), json::num(w, c.ratio);
+      w.Key("lower"), json::num(w, c.ratio_lower);
+      w.Key("upper"), json::num(w, c.ratio_upper);
+      w.Key("p"), json::num(w, c.p_value);
+      w.Key("verdict"), json::str(w, diff_verdict_name(c.verdict));
       w.EndObject();
     }
     w.EndArray();

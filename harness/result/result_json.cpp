@@ -21,12 +21,17 @@
 #include "io/json_limits.h"
 #include "model/ggml_types.h"
 #include "result/atomic_file.h"
+#include "result/json_write.h"
 #include "result/number_format.h"
 
 namespace bb::report {
 namespace {
 
-using Writer = rapidjson::PrettyWriter<rapidjson::StringBuffer>;
+using Writer = json::PrettyWriter;
+using json::num;
+using json::opt_num;
+using json::str;
+using json::str_or_null;
 using rapidjson::SizeType;
 using rapidjson::Value;
 
@@ -35,35 +40,7 @@ constexpr unsigned kParseFlags = rapidjson::kParseFullPrecisionFlag;  // doubles
 
 // ---- writing -------------------------------------------------------------------------------------
 
-void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<SizeType>(s.size())); }
-
-void str_or_null(Writer& w, const std::string& s) {
-  if (s.empty()) {
-    w.Null();
-  } else {
-    str(w, s);
-  }
-}
-
 std::string number_text(double x) { return std::isfinite(x) ? shortest_double(x) : std::string("null"); }
-
-// A double in its shortest round-trip form; NaN and infinities (no JSON spelling) as null.
-void num(Writer& w, double x) {
-  if (!std::isfinite(x)) {
-    w.Null();
-    return;
-  }
-  const std::string s = shortest_double(x);
-  w.RawValue(s.data(), s.size(), rapidjson::kNumberType);
-}
-
-void opt_num(Writer& w, const std::optional<double>& x) {
-  if (x) {
-    num(w, *x);
-  } else {
-    w.Null();
-  }
-}
 
 // Number arrays (raw samples) on one line: a 500-sample cell stays one line, not 500.
 void num_array(Writer& w, const double* x, size_t n) {

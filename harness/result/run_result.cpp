@@ -6,35 +6,6 @@
 #include <cmath>
 
 namespace bb::report {
-namespace {
-
-constexpr std::array<std::pair<CellStatus, const char*>, 8> kStatusNames{{
-    {CellStatus::Converged, "CONVERGED"},
-    {CellStatus::Unstable, "UNSTABLE"},
-    {CellStatus::CappedSlow, "CAPPED_SLOW"},
-    {CellStatus::Skipped, "SKIPPED"},
-    {CellStatus::Failed, "FAILED"},
-    {CellStatus::Interrupted, "INTERRUPTED"},
-    {CellStatus::Crashed, "CRASHED"},
-    {CellStatus::Timeout, "TIMEOUT"},
-}};
-
-}  // namespace
-
-const char* cell_status_name(CellStatus s) {
-  for (const auto& [status, name] : kStatusNames) {
-    if (status == s) return name;
-  }
-  return "UNKNOWN";
-}
-
-std::optional<CellStatus> cell_status_from_name(std::string_view name) {
-  for (const auto& [status, status_name] : kStatusNames) {
-    if (name == status_name) return status;
-  }
-  return std::nullopt;
-}
-
 std::optional<double> PeerRequest::decode_tok_s() const {
   if (!eval_count || !eval_duration_s || !(*eval_duration_s > 0)) return std::nullopt;
   return *eval_count / *eval_duration_s;

@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "measure/cell_status.h"
 #include "measure/statistics.h"
 
 namespace bb::report {
@@ -17,16 +18,10 @@ inline constexpr int kResultSchemaVersion = 1;
 
 using KeyValues = std::vector<std::pair<std::string, std::string>>;
 
-// How a cell ended. CONVERGED / UNSTABLE / CAPPED_SLOW come from the protocol; the others from the
-// runner: SKIPPED (the backend lacks the op or type: UNSUPPORTED), FAILED (an error while preparing
-// or running), INTERRUPTED (the run was stopped before the cell finished); with `bench run
-// --isolate`, CRASHED (the backend's plugin host died: signal, exit, escaped exception, memory
-// limit; the reason names it and the call and brick it was in) and TIMEOUT (a call outlived
-// --isolate-timeout).
-enum class CellStatus { Converged, Unstable, CappedSlow, Skipped, Failed, Interrupted, Crashed, Timeout };
-const char* cell_status_name(CellStatus s);  // "CONVERGED", ...
-// The inverse of cell_status_name (exact, upper case), or nullopt.
-std::optional<CellStatus> cell_status_from_name(std::string_view name);
+// How a cell ended: one type with the sampler's (measure/cell_status.h, which documents each).
+using measure::cell_status_from_name;
+using measure::cell_status_name;
+using measure::CellStatus;
 
 struct Equivalence {
   bool checked = false;  // false: this is the reference, or the reference had no output for it

@@ -50,20 +50,6 @@ std::vector<int32_t> history_prompt(uint64_t seed, int32_t n, int32_t n_vocab, i
   return p;
 }
 
-report::CellStatus to_status(measure::CellStatus s) {
-  switch (s) {
-    case measure::CellStatus::kConverged:
-      return report::CellStatus::Converged;
-    case measure::CellStatus::kUnstable:
-      return report::CellStatus::Unstable;
-    case measure::CellStatus::kCappedSlow:
-      return report::CellStatus::CappedSlow;
-    case measure::CellStatus::kRunning:
-      break;
-  }
-  return report::CellStatus::Interrupted;
-}
-
 }  // namespace
 
 // ---- CellWorkloads
@@ -252,7 +238,9 @@ bool CellRunner::prepare_plan(CellWorkloads& w, const ProgressSink& say) {
 void CellRunner::record_measurement(bool interrupted) {
   report::Cell& rc = result;
   const measure::CellSampler& smp = *sampler_;
-  rc.status = interrupted ? report::CellStatus::Interrupted : to_status(smp.status());
+  // A sampler still running when its cell is recorded was stopped by the interrupt.
+  const report::CellStatus ended = smp.status();
+  rc.status = interrupted || ended == report::CellStatus::Running ? report::CellStatus::Interrupted : ended;
   rc.status_reason = interrupted ? "the run was interrupted before this cell finished" : smp.status_reason();
   // The sampler's reason starts with the status ("UNSTABLE: CV ..."); the status is recorded apart.
   const std::string prefix = std::string(report::cell_status_name(rc.status)) + ": ";

@@ -16,12 +16,17 @@ std::string lower(std::string s) {
   return s;
 }
 
+// A count or a duration in ns: a non-negative integer. Anything else (negative, not finite, beyond
+// int64: ollama_fuzz found 2.3e81 converted with undefined behaviour) is unknown, never a number.
 std::optional<int64_t> int_field(const rapidjson::Value& o, const char* key) {
   auto it = o.FindMember(key);
   if (it == o.MemberEnd() || !it->value.IsNumber()) return std::nullopt;
-  if (it->value.IsInt64()) return it->value.GetInt64();
+  if (it->value.IsInt64()) {
+    const int64_t v = it->value.GetInt64();
+    return v >= 0 ? std::optional<int64_t>(v) : std::nullopt;
+  }
   const double d = it->value.GetDouble();
-  if (!std::isfinite(d)) return std::nullopt;
+  if (!(d >= 0 && d < 9.2e18)) return std::nullopt;  // also NaN
   return static_cast<int64_t>(d);
 }
 

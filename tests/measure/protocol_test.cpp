@@ -136,7 +136,7 @@ TEST(Protocol, LowNoiseCellConvergesAfterMinSamples) {
   fake.noise_cv = 0.005;
   CellSampler cell(bind(fake), fast_settings());
   while (!cell.done()) cell.step();
-  EXPECT_EQ(cell.status(), CellStatus::kConverged);
+  EXPECT_EQ(cell.status(), CellStatus::Converged);
   EXPECT_EQ(cell.stop_reason(), StopReason::kCvTarget);
   EXPECT_EQ(cell.sample_count(), 20);
   EXPECT_LE(cell.current_cv(), 0.03);
@@ -156,7 +156,7 @@ TEST(Protocol, NoisyCellIsUnstableAtMaxSamples) {
   fake.noise_cv = 0.20;
   CellSampler cell(bind(fake), fast_settings());
   while (!cell.done()) cell.step();
-  EXPECT_EQ(cell.status(), CellStatus::kUnstable);
+  EXPECT_EQ(cell.status(), CellStatus::Unstable);
   EXPECT_EQ(cell.stop_reason(), StopReason::kMaxSamples);
   EXPECT_EQ(cell.sample_count(), 500);
   EXPECT_GT(cell.current_cv(), 0.1);
@@ -172,7 +172,7 @@ TEST(Protocol, NoisyCellIsUnstableAtTheTimeCapWhichIsHonoured) {
   s.max_seconds_per_cell = 0.1;  // room for ~70 samples of ~1.25 ms, far below max_samples
   CellSampler cell(bind(fake), s);
   while (!cell.done()) cell.step();
-  EXPECT_EQ(cell.status(), CellStatus::kUnstable);
+  EXPECT_EQ(cell.status(), CellStatus::Unstable);
   EXPECT_EQ(cell.stop_reason(), StopReason::kTimeBudget);
   EXPECT_GE(cell.sample_count(), 20);
   EXPECT_LT(cell.sample_count(), 100);
@@ -193,7 +193,7 @@ TEST(Protocol, SlowCellTakesTwoSamplesPastTheBudgetAndIsCappedSlow) {
   s.max_seconds_per_cell = 5;
   CellSampler cell(bind(fake), s);
   while (!cell.done()) cell.step();
-  EXPECT_EQ(cell.status(), CellStatus::kCappedSlow);
+  EXPECT_EQ(cell.status(), CellStatus::CappedSlow);
   EXPECT_EQ(cell.stop_reason(), StopReason::kTimeBudget);
   EXPECT_EQ(cell.sample_count(), 2);
   EXPECT_EQ(cell.iterations_per_sample(), 1);
@@ -215,7 +215,7 @@ TEST(Protocol, SlowCellStopsBeforeASampleThatWouldOverrunTheBudget) {
   while (!cell.done()) cell.step();
   EXPECT_EQ(cell.warmup_iterations(), 3);
   EXPECT_EQ(cell.sample_count(), 7);
-  EXPECT_EQ(cell.status(), CellStatus::kCappedSlow);  // 7 < min_samples
+  EXPECT_EQ(cell.status(), CellStatus::CappedSlow);  // 7 < min_samples
   EXPECT_LE(fake.total_s, 5.0);
 }
 
@@ -236,7 +236,7 @@ TEST(Protocol, PerBackendCapsOverrideTheExperiment) {
   CellSampler cell(bind(fake), s);
   while (!cell.done()) cell.step();
   EXPECT_EQ(cell.sample_count(), 5);
-  EXPECT_EQ(cell.status(), CellStatus::kUnstable);  // 5 noisy samples prove nothing
+  EXPECT_EQ(cell.status(), CellStatus::Unstable);  // 5 noisy samples prove nothing
 }
 
 TEST(Protocol, InvalidSettingsAreRejectedWithTheFieldName) {

@@ -121,7 +121,8 @@ TEST(BenchDiff, WideSamplesGiveNoisyNotSlower) {
 TEST(BenchDiff, FiveSamplesASideCanFlagASlowdownFourCannotAndSaySo) {
   const auto base = run_with({cell("qkv", "b", {1.00, 1.01, 1.02, 1.03, 1.04})});
   const auto next = run_with({cell("qkv", "b", {2.00, 2.01, 2.02, 2.03, 2.04})});
-  const CellDiff& five = find(diff_results(base, next), "qkv");
+  const DiffResult d5 = diff_results(base, next);  // find() returns a reference into it
+  const CellDiff& five = find(d5, "qkv");
   EXPECT_EQ(five.verdict, DiffVerdict::Slower) << five.note;
   EXPECT_NEAR(five.p_value, 2.0 / 252.0, 1e-12);
   const auto base4 = run_with({cell("qkv", "b", {1.00, 1.01, 1.02, 1.03})});
@@ -225,7 +226,8 @@ TEST(BenchDiff, CellsOfManySamplesAreThinnedForTheIntervalAndSaySo) {
   };
   const auto base = run_with({big(100e-6, 1)});
   const auto next = run_with({big(110e-6, 2)});
-  const CellDiff& c = find(diff_results(base, next), "qkv");
+  const DiffResult d = diff_results(base, next);  // find() returns a reference into it
+  const CellDiff& c = find(d, "qkv");
   EXPECT_EQ(c.verdict, DiffVerdict::Slower);
   EXPECT_EQ(c.n_base, 300000);
   EXPECT_THAT(c.note, HasSubstr("interval from 10000 of 300000 / 10000 of 300000 samples (every k-th)"));

@@ -41,6 +41,15 @@ void read_counters(const rapidjson::Value& o, GenerateCounters& c) {
   if (dr != o.MemberEnd() && dr->value.IsString()) c.done_reason = dr->value.GetString();
 }
 
+// A server's message as a user will read it: all of it (NULs included, by length), control bytes as
+// '?', and never empty (ollama_fuzz found an error line whose message began with NUL: it read as "").
+std::string message_text(const rapidjson::Value& v) {
+  std::string m(v.GetString(), v.GetStringLength());
+  for (char& c : m)
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  return m.empty() ? "(an empty message)" : m;
+}
+
 std::string excerpt(const std::string& s) {
   std::string e = s.size() > 80 ? s.substr(0, 77) + "..." : s;
   for (char& c : e)
@@ -169,7 +178,7 @@ bool GenerateStream::line(const std::string& l, std::chrono::steady_clock::time_
   }
   if (auto e = d.FindMember("error"); e != d.MemberEnd()) {
     server_error_ = true;
-    error_ = e->value.IsString() ? e->value.GetString() : "an error line without a message";
+    error_ = e->value.IsString() ? message_text(e->value) : "an error line without a message";
     return false;
   }
   if (auto r = d.FindMember("response"); r != d.MemberEnd() && r->value.IsString()) {
@@ -205,7 +214,7 @@ std::optional<std::string> error_of_body(const std::string& body) {
   if (d.HasParseError() || !d.IsObject()) return std::nullopt;
   auto e = d.FindMember("error");
   if (e == d.MemberEnd() || !e->value.IsString()) return std::nullopt;
-  return std::string(e->value.GetString(), e->value.GetStringLength());
+  return message_text(e->value);
 }
 
 std::optional<double> gap_percentile_ns(const std::vector<std::chrono::steady_clock::time_point>& times,

@@ -23,6 +23,17 @@ TEST(OllamaApi, CountsThatAreNoNonNegativeIntegersAreUnknown) {
   EXPECT_EQ(c.total_duration_ns, 9223372036854775807);
 }
 
+// Found by ollama_fuzz (fuzz/regressions/ollama/error-message-starting-with-nul): an error line whose
+// message began with NUL was refused with an empty reason.
+TEST(OllamaApi, AnErrorMessageIsKeptWholeAndPrintable) {
+  GenerateStream s;
+  const std::string line = std::string(R"({"error":"\u0000bad\u001b[2J thing"})") + "\n";
+  EXPECT_FALSE(s.feed(line.data(), line.size(), std::chrono::steady_clock::now()));
+  EXPECT_TRUE(s.server_error());
+  EXPECT_EQ(s.error(), "?bad?[2J thing");
+  EXPECT_EQ(error_of_body(R"({"error":""})"), "(an empty message)");
+}
+
 TEST(OllamaApi, AStreamLineLongerThanTheLimitIsRefusedWithWhy) {
   GenerateStream s;
   const auto t = std::chrono::steady_clock::now();

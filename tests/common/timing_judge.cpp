@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <cstdio>
+#include <utility>
 
 #include "measure/statistics.h"
 
@@ -21,6 +22,7 @@ std::string PairReading::summary() const {
                   " cells), " + std::to_string(spread) + " moved beyond the spread tolerance";
   if (host_moved) s += ", left out: " + why_moved;
   if (target) s += "; target " + *target + " ratio " + percent(target_ratio - 1);
+  if (target && !target_unsettled.empty()) s += " (" + target_unsettled + ")";
   if (!flagged.empty()) {
     s += "; flagged:";
     for (const auto& f : flagged) s += " [" + f + "]";
@@ -40,6 +42,11 @@ PairReading read_pair(const rapidjson::Value& diff, std::string label, const std
     if (id == target_id && backend == target_backend) {
       r.target = verdict;
       r.target_ratio = compared ? c["ratio"].GetDouble() : 0;
+      for (const auto& [key, side] :
+           {std::pair{"status_base", " in BASE"}, std::pair{"status_new", " in NEW"}}) {
+        const std::string status = c[key].GetString();
+        if (status == "UNSTABLE" || status == "CAPPED_SLOW") r.target_unsettled = status + side;
+      }
       continue;
     }
     if (!compared || !c["gates"].GetBool()) continue;  // the bandwidth probe measures the machine
@@ -75,7 +82,8 @@ void TimingJudge::add_aa(const PairReading& r) {
 
 void TimingJudge::add_trial(const PairReading& r) {
   log_ += r.summary() + "\n";
-  if (r.host_moved) {
+  if (r.host_moved || (r.target == "noisy" && !r.target_unsettled.empty())) {
+    if (!r.host_moved) log_ += "  left out: the target cell did not converge (" + r.target_unsettled + ")\n";
     ++left_out_;
     return;
   }

@@ -8,6 +8,10 @@
 // wrong on purpose still fails):
 //   host moved  the median NEW/BASE ratio of those cells is off 1 by more than `shift`, or at least
 //               `spread_fraction` of them (and at least 2) moved by more than `spread` either way.
+// A trial is also left out when its target cell came out `noisy` because one side of it never reached
+// its CV target (UNSTABLE or CAPPED_SLOW: the host moved under that one cell while it was measured, and
+// bench diff then asks the whole interval to clear the minimum effect). A target read `same`, or
+// `noisy` from converged cells, is a miss whatever the statuses: a blind detector says `same`.
 // Only the other pairs, the clean ones, judge the detector. The test fails on a wrong verdict from
 // clean pairs (more A/A flags than allowed, more missed trials than allowed), passes once it has
 // enough clean pairs, and otherwise (the host moved under every pair within the bounded retries)
@@ -39,7 +43,8 @@ struct PairReading {
   std::vector<std::string> flagged;   // host cells with verdict slower/faster ("qkv on faulty slower")
   std::optional<std::string> target;  // the target cell's verdict (trials), if it was in the diff
   double target_ratio = 0;
-  std::string summary() const;  // one line: label, host change, spread, flags or target verdict
+  std::string target_unsettled;  // "UNSTABLE in NEW" when a side of the target never converged, else ""
+  std::string summary() const;   // one line: label, host change, spread, flags or target verdict
 };
 
 // Reads a diff's JSON. target_id/target_backend name the cell slowed on purpose ("" for A/A pairs).

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 #include <rapidjson/document.h>
 
+#include <algorithm>
 #include <map>
 #include <random>
 
@@ -145,6 +146,45 @@ TEST_F(TimingJudgeTest, TrialsDetectTheSlowedCellAndABlindDetectorFails) {
   EXPECT_FALSE(good.failed()) << good.failure();
   EXPECT_TRUE(blind.failed());
   EXPECT_THAT(blind.failure(), HasSubstr("2 clean trials missed the slowdown"));
+}
+
+// The target cell of NEW re-drawn with 30% noise and marked UNSTABLE (its protocol never reached the CV
+// target): what a host that moved under that one cell leaves.
+report::RunResult unsettled_target(report::RunResult r, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<double> noise(0.0, 0.30);
+  for (auto& c : r.cells)
+    if (c.id == "qkv" && c.backend == "faulty") {
+      const double center = measure::median(c.samples);
+      for (double& x : c.samples) x = center * std::max(0.2, 1 + noise(rng));
+      c.stats = measure::compute_statistics(c.samples);
+      c.status = report::CellStatus::Unstable;
+    }
+  return r;
+}
+
+TEST_F(TimingJudgeTest, ATargetThatDidNotConvergeIsLeftOutUnlessItWasCalledSame) {
+  auto slowed = quiet_drift();
+  slowed["qkv/faulty"] = 1.10;
+  TimingJudge judge({.aa_pairs = 0, .trials = 1, .max_missed = 0});
+  PairReading shaky = pair(made_result(21), unsettled_target(made_result(22, slowed), 5), "", "qkv");
+  EXPECT_FALSE(shaky.host_moved) << shaky.summary();  // the other 13 cells held still
+  ASSERT_TRUE(shaky.target.has_value());
+  EXPECT_EQ(*shaky.target, "noisy") << shaky.summary();
+  EXPECT_EQ(shaky.target_unsettled, "UNSTABLE in NEW");
+  judge.add_trial(shaky);
+  EXPECT_FALSE(judge.failed()) << judge.failure();
+  EXPECT_FALSE(judge.enough());
+  EXPECT_EQ(judge.left_out(), 1);
+  EXPECT_THAT(judge.skip_reason(), HasSubstr("the target cell did not converge (UNSTABLE in NEW)"));
+  // The same unsettled target under a blind detector reads `same`: a miss, not a left-out pair.
+  TimingJudge blind({.aa_pairs = 0, .trials = 1, .max_missed = 0});
+  PairReading same =
+      pair(made_result(21), unsettled_target(made_result(22, slowed), 5), "--min-effect 300%", "qkv");
+  EXPECT_EQ(same.target.value_or(""), "same") << same.summary();
+  blind.add_trial(same);
+  EXPECT_TRUE(blind.failed());
+  EXPECT_THAT(blind.failure(), HasSubstr("1 clean trials missed the slowdown"));
 }
 
 }  // namespace

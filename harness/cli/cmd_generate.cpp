@@ -6,8 +6,12 @@
 #include <cstdio>
 #include <functional>
 #include <iostream>
+#include <memory>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
+#include <string>
+#include <vector>
 
 #include "cli/commands.h"
 #include "cli/parse_args.h"
@@ -137,95 +141,93 @@ constexpr const char* kUsage =
     "--check-against, feeds the oracle's own tokens (prompt + greedy[:-1]) and reports the logits'\n"
     "NMSE and top-1 agreement against it; exit 1 when they miss the bounds.\n\noptions";
 
-}  // namespace
-
-int cmd_generate(const std::vector<std::string>& args) {
+// What the command line gave.
+struct GenerateArgs {
   std::string model_path, synthetic, quant = "q4_k_m", backend = "scalar_ref", tokens_text = "3,17,42";
   std::string logits_out, check_against;
   uint64_t seed = 1;
   int32_t n = 12, threads = 0, n_ctx = 0;
   double max_nmse = -1, min_top1 = -1;
   plugin::SearchPaths paths;
-  paths.probe_in_child = true;  // a bad .so in the plugin path is rejected, never loaded here
-
-  po::options_description opts(kUsage);
-  opts.add_options()("help,h", "this help")("model", po::value(&model_path), "a Qwen2 GGUF file")(
-      "synthetic", po::value(&synthetic),
-      "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")(
-      "quant", po::value(&quant)->default_value(quant), "quant mix of the synthetic model")(
-      "seed", po::value(&seed)->default_value(seed), "seed of the synthetic model")(
-      "backend", po::value(&backend)->default_value(backend), "plugin name (see bench plugins)")(
-      "tokens", po::value(&tokens_text)->default_value(tokens_text), "comma-separated prompt token ids")(
-      "n", po::value(&n)->default_value(n), "greedy tokens to generate")(
-      "ctx", po::value(&n_ctx)->default_value(0), "KV cache positions (0 = prompt + n)")(
-      "threads", po::value(&threads)->default_value(0), "backend threads (0 = the backend decides)")(
-      "logits-out", po::value(&logits_out), "write the logits JSON here")(
-      "check-against", po::value(&check_against), "an oracle *.logits.json to check against")(
-      "max-nmse", po::value(&max_nmse),
-      "bound for --check-against (default: 5e-6 for f32/f16 models, 2e-3 otherwise)")(
-      "min-top1", po::value(&min_top1),
-      "bound for --check-against (default: 1.0 for f32/f16, 0.85 otherwise)");
-  add_plugin_options(opts, paths);
-
   std::vector<int32_t> prompt;
+};
+
+po::options_description command_line_options(GenerateArgs& a) {
+  po::options_description opts(kUsage);
+  opts.add_options()("help,h", "this help")("model", po::value(&a.model_path), "a Qwen2 GGUF file")(
+      "synthetic", po::value(&a.synthetic),
+      "a synthetic model, e.g. qwen2.5-coder-0.5b (cached after first use)")(
+      "quant", po::value(&a.quant)->default_value(a.quant), "quant mix of the synthetic model")(
+      "seed", po::value(&a.seed)->default_value(a.seed), "seed of the synthetic model")(
+      "backend", po::value(&a.backend)->default_value(a.backend), "plugin name (see bench plugins)")(
+      "tokens", po::value(&a.tokens_text)->default_value(a.tokens_text), "comma-separated prompt token ids")(
+      "n", po::value(&a.n)->default_value(a.n), "greedy tokens to generate")(
+      "ctx", po::value(&a.n_ctx)->default_value(0), "KV cache positions (0 = prompt + n)")(
+      "threads", po::value(&a.threads)->default_value(0), "backend threads (0 = the backend decides)")(
+      "logits-out", po::value(&a.logits_out), "write the logits JSON here")(
+      "check-against", po::value(&a.check_against), "an oracle *.logits.json to check against")(
+      "max-nmse", po::value(&a.max_nmse),
+      "bound for --check-against (default: 5e-6 for f32/f16 models, 2e-3 otherwise)")(
+      "min-top1", po::value(&a.min_top1),
+      "bound for --check-against (default: 1.0 for f32/f16, 0.85 otherwise)");
+  add_plugin_options(opts, a.paths);
+  return opts;
+}
+
+// Reads the command line into `a`; an exit code when the command ends here (--help 0, bad usage 2).
+std::optional<int> parse_generate_args(const std::vector<std::string>& args, GenerateArgs& a) {
+  a.paths.probe_in_child = true;  // a bad .so in the plugin path is rejected, never loaded here
+  po::options_description opts = command_line_options(a);
   try {
     po::variables_map vm;
     if (!parse_args(args, opts, nullptr, vm)) return kExitOk;
-    if (model_path.empty() == synthetic.empty())
+    if (a.model_path.empty() == a.synthetic.empty())
       throw po::error("give exactly one of --model FILE.gguf or --synthetic NAME");
-    if (n < 0) throw po::error("--n must be >= 0");
-    if (threads < 0 || threads > config::kMaxThreads)
-      throw po::error("--threads " + std::to_string(threads) + ": expected 0 (the backend decides) to " +
+    if (a.n < 0) throw po::error("--n must be >= 0");
+    if (a.threads < 0 || a.threads > config::kMaxThreads)
+      throw po::error("--threads " + std::to_string(a.threads) + ": expected 0 (the backend decides) to " +
                       std::to_string(config::kMaxThreads));
-    prompt = parse_token_list(tokens_text);
+    a.prompt = parse_token_list(a.tokens_text);
   } catch (const po::error& e) {
     std::cerr << "bench generate: " << e.what() << "\n(bench generate --help for usage)\n";
     return kExitUsage;
   }
+  return std::nullopt;
+}
 
-  model::Qwen2Model model;
-  verify::LogitsRecord oracle;
-  try {
-    model = load_model(model_path, synthetic, quant, seed);
-    if (!check_against.empty()) {
-      oracle = load_oracle(check_against, model, model_path);
-      prompt = oracle.prompt;
-      n = static_cast<int32_t>(oracle.greedy.size());
-    }
-    for (int32_t t : prompt)
-      if (t >= model.dims.n_vocab)
-        throw std::runtime_error("token " + std::to_string(t) + " is outside the vocabulary of " +
-                                 std::to_string(model.dims.n_vocab));
-    // Said before any token is decoded, not after the cache runs out.
-    const int64_t wanted = static_cast<int64_t>(prompt.size()) + n;
-    if (wanted > model.dims.n_ctx_max || (n_ctx > 0 && wanted > n_ctx))
-      throw std::runtime_error(std::to_string(prompt.size()) + " prompt tokens + --n " + std::to_string(n) +
-                               " = " + std::to_string(wanted) + " positions, more than " +
-                               (n_ctx > 0 && n_ctx < model.dims.n_ctx_max
-                                    ? "--ctx " + std::to_string(n_ctx)
-                                    : "the model's context of " + std::to_string(model.dims.n_ctx_max)) +
-                               "; lower --n");
-  } catch (const std::exception& e) {
-    std::cerr << "bench generate: " << e.what() << "\n";
-    return kExitUsage;
+// The model and, with --check-against, the oracle (whose tokens then replace the prompt and --n);
+// every token and the number of positions checked before any token is decoded. Throws on bad input.
+void load_inputs(GenerateArgs& a, model::Qwen2Model& model, verify::LogitsRecord& oracle) {
+  model = load_model(a.model_path, a.synthetic, a.quant, a.seed);
+  if (!a.check_against.empty()) {
+    oracle = load_oracle(a.check_against, model, a.model_path);
+    a.prompt = oracle.prompt;
+    a.n = static_cast<int32_t>(oracle.greedy.size());
   }
+  for (int32_t t : a.prompt)
+    if (t >= model.dims.n_vocab)
+      throw std::runtime_error("token " + std::to_string(t) + " is outside the vocabulary of " +
+                               std::to_string(model.dims.n_vocab));
+  // Said before any token is decoded, not after the cache runs out.
+  const int64_t wanted = static_cast<int64_t>(a.prompt.size()) + a.n;
+  if (wanted > model.dims.n_ctx_max || (a.n_ctx > 0 && wanted > a.n_ctx))
+    throw std::runtime_error(std::to_string(a.prompt.size()) + " prompt tokens + --n " + std::to_string(a.n) +
+                             " = " + std::to_string(wanted) + " positions, more than " +
+                             (a.n_ctx > 0 && a.n_ctx < model.dims.n_ctx_max
+                                  ? "--ctx " + std::to_string(a.n_ctx)
+                                  : "the model's context of " + std::to_string(model.dims.n_ctx_max)) +
+                             "; lower --n");
+}
 
-  plugin::PluginRegistry registry;
-  registry.discover(paths);
-  auto plugin = registry.find(backend);
-  if (!plugin) {
-    std::cerr << "bench generate: backend '" << backend
-              << "' is not available: " << registry.why_unavailable(backend)
-              << "\n(bench plugins lists what was found)\n";
-    return kExitUsage;
-  }
-
-  const int32_t positions = static_cast<int32_t>(prompt.size()) + n;
+// Decodes through the backend: the oracle check, or a greedy run printed. Its exit code.
+int decode(const GenerateArgs& a, const std::shared_ptr<const plugin::LoadedPlugin>& plugin,
+           const model::Qwen2Model& model, const verify::LogitsRecord& oracle) {
+  const int32_t positions = static_cast<int32_t>(a.prompt.size()) + a.n;
   std::fprintf(stderr, "bench generate: %s on %s (%d layers, n_embd %d, vocab %d), %d positions\n",
-               backend.c_str(), model_path.c_str(), model.dims.n_layer, model.dims.n_embd, model.dims.n_vocab,
-               positions);
+               a.backend.c_str(), a.model_path.c_str(), model.dims.n_layer, model.dims.n_embd,
+               model.dims.n_vocab, positions);
   try {
-    workload::DecodeDriver driver(plugin, model, n_ctx > 0 ? n_ctx : positions, threads);
+    workload::DecodeDriver driver(plugin, model, a.n_ctx > 0 ? a.n_ctx : positions, a.threads);
     auto t0 = std::chrono::steady_clock::now();
     auto last_print = t0;
     auto progress = [&](int done, int total) {
@@ -236,15 +238,13 @@ int cmd_generate(const std::vector<std::string>& args) {
         last_print = now;
       }
     };
-
-    if (!check_against.empty()) {
-      OracleCheck check{backend, check_against, logits_out, max_nmse, min_top1};
+    if (!a.check_against.empty()) {
+      OracleCheck check{a.backend, a.check_against, a.logits_out, a.max_nmse, a.min_top1};
       return check_against_oracle(driver, model, oracle, check, progress);
     }
-
-    auto rec = driver.greedy(prompt, n, progress);
+    auto rec = driver.greedy(a.prompt, a.n, progress);
     double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    print_greedy(rec, positions, s, logits_out);
+    print_greedy(rec, positions, s, a.logits_out);
   } catch (const plugin::BackendError& e) {
     std::cerr << "bench generate: " << e.what() << "\n";
     return e.status() == BB_UNSUPPORTED || e.status() == BB_INVALID_ARGUMENT ? kExitUsage : kExitFailure;
@@ -253,6 +253,34 @@ int cmd_generate(const std::vector<std::string>& args) {
     return kExitFailure;
   }
   return kExitOk;
+}
+
+}  // namespace
+
+// The stages of bench generate: the command line, the model (and oracle), the backend, the decode.
+int cmd_generate(const std::vector<std::string>& args) {
+  GenerateArgs a;
+  if (auto rc = parse_generate_args(args, a)) return *rc;
+
+  model::Qwen2Model model;
+  verify::LogitsRecord oracle;
+  try {
+    load_inputs(a, model, oracle);
+  } catch (const std::exception& e) {
+    std::cerr << "bench generate: " << e.what() << "\n";
+    return kExitUsage;
+  }
+
+  plugin::PluginRegistry registry;
+  registry.discover(a.paths);
+  auto plugin = registry.find(a.backend);
+  if (!plugin) {
+    std::cerr << "bench generate: backend '" << a.backend
+              << "' is not available: " << registry.why_unavailable(a.backend)
+              << "\n(bench plugins lists what was found)\n";
+    return kExitUsage;
+  }
+  return decode(a, plugin, model, oracle);
 }
 
 }  // namespace bb::cli

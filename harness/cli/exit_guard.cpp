@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <cstdlib>
 #include <mutex>
 
@@ -22,7 +23,26 @@ extern "C" void on_exit_while_armed() {
   ::_exit(kExitInternal);
 }
 
+std::string g_bus_message;  // written only while no BusErrorGuard lives
+struct sigaction g_old_bus {};
+
+extern "C" void on_bus_error(int) {
+  // write(2) and _exit(2) only: async-signal-safe.
+  [[maybe_unused]] const ssize_t n = ::write(STDERR_FILENO, g_bus_message.data(), g_bus_message.size());
+  ::_exit(kExitInternal);
+}
+
 }  // namespace
+
+BusErrorGuard::BusErrorGuard(std::string message) {
+  g_bus_message = std::move(message) + "\n";
+  struct sigaction sa {};
+  sa.sa_handler = on_bus_error;
+  sigemptyset(&sa.sa_mask);
+  ::sigaction(SIGBUS, &sa, &g_old_bus);
+}
+
+BusErrorGuard::~BusErrorGuard() { ::sigaction(SIGBUS, &g_old_bus, nullptr); }
 
 ExitGuard::ExitGuard(std::string message) {
   static std::once_flag registered;

@@ -19,4 +19,16 @@ class ExitGuard {
   ExitGuard& operator=(const ExitGuard&) = delete;
 };
 
+// A file mapped into memory (the model's GGUF) that is truncated, or whose disk goes away, while the
+// run reads it: the next read of the mapping raises SIGBUS, which killed bench run with no word
+// (issue 14, defect 17). While a guard lives, SIGBUS prints `message` and ends the process with
+// kExitInternal; the result file is as it was last saved.
+class BusErrorGuard {
+ public:
+  explicit BusErrorGuard(std::string message);
+  ~BusErrorGuard();
+  BusErrorGuard(const BusErrorGuard&) = delete;
+  BusErrorGuard& operator=(const BusErrorGuard&) = delete;
+};
+
 }  // namespace bb::cli

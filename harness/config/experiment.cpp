@@ -1,5 +1,6 @@
 #include "config/experiment.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -12,6 +13,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <type_traits>
 #include <utility>
 
 #include "io/input_file.h"
@@ -170,6 +172,26 @@ class Reader {
     }
     if (!parsed || x < lo || x > hi) fail(v, path + ": expected " + expected + ", got " + describe(v));
     return x;
+  }
+
+  // A protocol setting of the table (measure::for_each_cappable_setting), checked against its range.
+  template <class T>
+  T setting_value(const YAML::Node& v, const std::string& path, const measure::SettingRange& r) const {
+    if constexpr (std::is_integral_v<T>) {
+      return integer(v, path, static_cast<int64_t>(r.lo) + (r.lo_open ? 1 : 0),
+                     static_cast<int64_t>(r.hi) - (r.hi_open ? 1 : 0), r.expected);
+    } else {
+      return number(v, path, r.expected, [&](double d) { return r.contains(d); });
+    }
+  }
+
+  // The keys a block accepts: the table's cappable settings and `others`.
+  static std::vector<std::string> with_cappable_keys(const std::vector<std::string>& others) {
+    std::vector<std::string> keys;
+    measure::for_each_cappable_setting(
+        [&](const char* key, const measure::SettingRange&, auto, auto) { keys.emplace_back(key); });
+    keys.insert(keys.end(), others.begin(), others.end());
+    return keys;
   }
 
   bool boolean(const YAML::Node& v, const std::string& path) const {
@@ -398,21 +420,14 @@ void Reader::read_backend_options(const Field& f, Experiment& e) const {
 }
 
 void Reader::read_protocol(const Field& f, Protocol& p) const {
-  auto fs = fields(f.value, "protocol",
-                   {"warmup_ms", "warmup_min_iterations", "min_samples", "max_samples", "cv_target",
-                    "max_seconds_per_cell", "seed", "order", "cache", "unstable_fails_ci"});
+  auto fs = fields(f.value, "protocol", with_cappable_keys({"seed", "order", "cache", "unstable_fails_ci"}));
   for (const Field& x : fs) {
     const std::string path = "protocol." + x.key;
-    if (x.key == "warmup_ms")
-      p.warmup_ms = number(x.value, path, "a number >= 0", [](double d) { return d >= 0; });
-    if (x.key == "warmup_min_iterations")
-      p.warmup_min_iterations = integer(x.value, path, 0, 1'000'000'000, "an integer >= 0");
-    if (x.key == "min_samples") p.min_samples = integer(x.value, path, 1, 100'000'000, "an integer >= 1");
-    if (x.key == "max_samples") p.max_samples = integer(x.value, path, 1, 100'000'000, "an integer >= 1");
-    if (x.key == "cv_target")
-      p.cv_target = number(x.value, path, "a number in (0, 1)", [](double d) { return d > 0 && d < 1; });
-    if (x.key == "max_seconds_per_cell")
-      p.max_seconds_per_cell = number(x.value, path, "a number > 0", [](double d) { return d > 0; });
+    measure::for_each_cappable_setting(
+        [&](const char* key, const measure::SettingRange& range, auto setting, auto) {
+          if (x.key == key)
+            p.*setting = setting_value<std::decay_t<decltype(p.*setting)>>(x.value, path, range);
+        });
     if (x.key == "seed")
       p.seed = static_cast<uint64_t>(integer(x.value, path, 0, INT64_MAX, "an integer >= 0"));
     if (x.key == "order")
@@ -441,21 +456,14 @@ void Reader::read_caps(const Field& f, std::vector<BackendCaps>& caps) const {
     if (!seen.insert(c.backend).second)
       fail(name_node, "backend_caps: backend '" + c.backend + "' is listed twice");
     const std::string where = "backend_caps." + c.backend;
-    auto fs = fields(value, where,
-                     {"warmup_ms", "warmup_min_iterations", "min_samples", "max_samples", "cv_target",
-                      "max_seconds_per_cell", "reference_only"});
+    auto fs = fields(value, where, with_cappable_keys({"reference_only"}));
     for (const Field& x : fs) {
       const std::string path = where + "." + x.key;
-      if (x.key == "warmup_ms")
-        c.warmup_ms = number(x.value, path, "a number >= 0", [](double d) { return d >= 0; });
-      if (x.key == "warmup_min_iterations")
-        c.warmup_min_iterations = integer(x.value, path, 0, 1'000'000'000, "an integer >= 0");
-      if (x.key == "min_samples") c.min_samples = integer(x.value, path, 1, 100'000'000, "an integer >= 1");
-      if (x.key == "max_samples") c.max_samples = integer(x.value, path, 1, 100'000'000, "an integer >= 1");
-      if (x.key == "cv_target")
-        c.cv_target = number(x.value, path, "a number in (0, 1)", [](double d) { return d > 0 && d < 1; });
-      if (x.key == "max_seconds_per_cell")
-        c.max_seconds_per_cell = number(x.value, path, "a number > 0", [](double d) { return d > 0; });
+      measure::for_each_cappable_setting([&](const char* key, const measure::SettingRange& range, auto,
+                                             auto cap) {
+        if (x.key == key)
+          c.*cap = setting_value<typename std::decay_t<decltype(c.*cap)>::value_type>(x.value, path, range);
+      });
       if (x.key == "reference_only") c.reference_only = boolean(x.value, path);
     }
     if (c.min_samples && c.max_samples && *c.max_samples < *c.min_samples)
@@ -723,6 +731,12 @@ Experiment parse(const std::string& yaml, const std::string& display, const fs::
                         "a second YAML document (after '---'); a config is one document: merge them, or "
                         "split them into two files");
     if (!docs.empty()) root = docs[0];
+  } catch (const YAML::DeepRecursion& ex) {
+    // yaml-cpp's own words for it are "bad file" (issue 14, defect 17).
+    throw ConfigError(display, ex.mark.line + 1, ex.mark.column + 1,
+                      "YAML nested " + std::to_string(ex.depth()) +
+                          " levels deep, past the parser's limit; a config is a few levels deep: look for "
+                          "unclosed or repeated '[' / '{'");
   } catch (const YAML::ParserException& ex) {
     throw ConfigError(display, ex.mark.line + 1, ex.mark.column + 1, "YAML syntax error: " + ex.msg);
   }

@@ -4,6 +4,9 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
+#include <map>
+#include <string>
 #include <type_traits>
 #include <vector>
 
@@ -85,32 +88,40 @@ void write_model(Writer& w, const Experiment& e) {
   w.EndObject();
 }
 
-void write_protocol(Writer& w, const Protocol& p) {
-  key(w, "protocol");
+// Keys and their writers, emitted in sorted order: the canonical dump's order, whatever order the
+// table of cappable settings (measure::for_each_cappable_setting) and the other keys come in.
+using SortedFields = std::map<std::string, std::function<void()>>;
+
+void write_sorted(Writer& w, const SortedFields& fields) {
   w.StartObject();
-  key(w, "cache");
-  str(w, cache_state_name(p.cache));
-  key(w, "cv_target");
-  w.Double(p.cv_target);
-  key(w, "max_samples");
-  w.Int64(p.max_samples);
-  key(w, "max_seconds_per_cell");
-  w.Double(p.max_seconds_per_cell);
-  key(w, "min_samples");
-  w.Int64(p.min_samples);
-  key(w, "order");
-  str(w, order_name(p.order));
-  key(w, "seed");
-  w.Uint64(p.seed);
-  if (!p.unstable_fails_ci) {  // written only when not the default, so existing hashes stay
-    key(w, "unstable_fails_ci");
-    w.Bool(false);
+  for (const auto& [k, write] : fields) {
+    key(w, k.c_str());
+    write();
   }
-  key(w, "warmup_min_iterations");
-  w.Int64(p.warmup_min_iterations);
-  key(w, "warmup_ms");
-  w.Double(p.warmup_ms);
   w.EndObject();
+}
+
+template <class T>
+void number(Writer& w, T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    w.Double(v);
+  } else {
+    w.Int64(v);
+  }
+}
+
+void write_protocol(Writer& w, const Protocol& p) {
+  SortedFields f;
+  measure::for_each_cappable_setting([&](const char* k, const measure::SettingRange&, auto setting, auto) {
+    f[k] = [&w, &p, setting] { number(w, p.*setting); };
+  });
+  f["cache"] = [&] { str(w, cache_state_name(p.cache)); };
+  f["order"] = [&] { str(w, order_name(p.order)); };
+  f["seed"] = [&] { w.Uint64(p.seed); };
+  // written only when not the default, so existing hashes stay
+  if (!p.unstable_fails_ci) f["unstable_fails_ci"] = [&] { w.Bool(false); };
+  key(w, "protocol");
+  write_sorted(w, f);
 }
 
 void write_backend_caps(Writer& w, const Experiment& e) {
@@ -118,16 +129,12 @@ void write_backend_caps(Writer& w, const Experiment& e) {
   w.StartObject();
   for (const BackendCaps& c : e.backend_caps) {
     key(w, c.backend.c_str());
-    w.StartObject();
-    optional_number(w, "cv_target", c.cv_target);
-    optional_number(w, "max_samples", c.max_samples);
-    optional_number(w, "max_seconds_per_cell", c.max_seconds_per_cell);
-    optional_number(w, "min_samples", c.min_samples);
-    key(w, "reference_only");
-    w.Bool(c.reference_only);
-    optional_number(w, "warmup_min_iterations", c.warmup_min_iterations);
-    optional_number(w, "warmup_ms", c.warmup_ms);
-    w.EndObject();
+    SortedFields f;
+    measure::for_each_cappable_setting([&](const char* k, const measure::SettingRange&, auto, auto cap) {
+      if (c.*cap) f[k] = [&w, &c, cap] { number(w, *(c.*cap)); };
+    });
+    f["reference_only"] = [&] { w.Bool(c.reference_only); };
+    write_sorted(w, f);
   }
   w.EndObject();
 }

@@ -57,12 +57,9 @@ double default_min_sample_ms() {
 }
 
 ProtocolSettings with_caps(ProtocolSettings base, const ProtocolCaps& caps) {
-  if (caps.warmup_ms) base.warmup_ms = *caps.warmup_ms;
-  if (caps.warmup_min_iterations) base.warmup_min_iterations = *caps.warmup_min_iterations;
-  if (caps.min_samples) base.min_samples = *caps.min_samples;
-  if (caps.max_samples) base.max_samples = *caps.max_samples;
-  if (caps.cv_target) base.cv_target = *caps.cv_target;
-  if (caps.max_seconds_per_cell) base.max_seconds_per_cell = *caps.max_seconds_per_cell;
+  for_each_cappable_setting([&](const char*, const SettingRange&, auto setting, auto cap) {
+    if (caps.*cap) base.*setting = *(caps.*cap);
+  });
   if (base.max_samples >= 1) base.min_samples = std::min(base.min_samples, base.max_samples);
   return base;
 }

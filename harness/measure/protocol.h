@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <limits>
 #include <optional>
 #include <random>
 #include <string>
@@ -72,6 +73,35 @@ struct ProtocolCaps {
   std::optional<double> max_seconds_per_cell;
 };
 ProtocolSettings with_caps(ProtocolSettings base, const ProtocolCaps& caps);
+
+// The values a setting accepts, as the config reader checks them and says them.
+struct SettingRange {
+  double lo, hi;                          // bounds, ...
+  bool lo_open = false, hi_open = false;  // ... exclusive where open
+  const char* expected;                   // in words, for the error: "a number in (0, 1)"
+  bool contains(double x) const { return (lo_open ? x > lo : x >= lo) && (hi_open ? x < hi : x <= hi); }
+};
+
+// The settings a backend's caps may override, listed once (issue 13): the config reader, the
+// canonical dump of the experiment and with_caps all go through this table. For each, in the
+// canonical (sorted) key order: visit(key in the YAML and the result file, its range, the member of
+// ProtocolSettings, the member of ProtocolCaps).
+template <class Visit>
+void for_each_cappable_setting(Visit&& visit) {
+  constexpr double kInf = std::numeric_limits<double>::infinity();
+  visit("cv_target", SettingRange{0, 1, true, true, "a number in (0, 1)"}, &ProtocolSettings::cv_target,
+        &ProtocolCaps::cv_target);
+  visit("max_samples", SettingRange{1, 1e8, false, false, "an integer >= 1"}, &ProtocolSettings::max_samples,
+        &ProtocolCaps::max_samples);
+  visit("max_seconds_per_cell", SettingRange{0, kInf, true, false, "a number > 0"},
+        &ProtocolSettings::max_seconds_per_cell, &ProtocolCaps::max_seconds_per_cell);
+  visit("min_samples", SettingRange{1, 1e8, false, false, "an integer >= 1"}, &ProtocolSettings::min_samples,
+        &ProtocolCaps::min_samples);
+  visit("warmup_min_iterations", SettingRange{0, 1e9, false, false, "an integer >= 0"},
+        &ProtocolSettings::warmup_min_iterations, &ProtocolCaps::warmup_min_iterations);
+  visit("warmup_ms", SettingRange{0, kInf, false, false, "a number >= 0"}, &ProtocolSettings::warmup_ms,
+        &ProtocolCaps::warmup_ms);
+}
 
 // Throws std::invalid_argument naming the field, its value and the accepted range.
 void validate_protocol_settings(const ProtocolSettings& settings);

@@ -1,6 +1,8 @@
 #include "run/cell_runner.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <new>
 #include <stdexcept>
 
 #include "config/brick.h"
@@ -95,6 +97,20 @@ int32_t CellWorkloads::first_token(const workload::CellSpec& spec) const {
 CellRunner::CellRunner(const workload::CellSpec& s, Backend& b, bool is_bandwidth, report::Cell record)
     : spec(s), backend(b), bandwidth(is_bandwidth), result(std::move(record)) {}
 
+// What a std::bad_alloc while preparing means, in words (issue 14, defect 17: "std::bad_alloc" alone).
+std::string CellRunner::out_of_memory_reason() const {
+  std::string why = "out of memory: the cell's inputs, outputs or plan could not be allocated";
+  if (spec.copy_bytes > 0) {
+    char gib[32];
+    std::snprintf(gib, sizeof gib, "%.3g", static_cast<double>(spec.copy_bytes) / (1 << 30));
+    why += " (a copy of " + std::to_string(spec.copy_bytes) + " bytes = " + gib +
+           " GiB needs that twice, source and destination); lower its bytes:";
+  } else {
+    why += "; this machine has too little memory for this shape (a smaller model or context needs less)";
+  }
+  return why;
+}
+
 bool CellRunner::prepare(CellWorkloads& w, const ProgressSink& say) {
   const int32_t op = static_cast<int32_t>(config::brick_op(spec.brick));
   try {
@@ -110,6 +126,9 @@ bool CellRunner::prepare(CellWorkloads& w, const ProgressSink& say) {
   } catch (const plugin::BackendError& ex) {
     fail(ex.status() == BB_UNSUPPORTED ? report::CellStatus::Skipped : report::CellStatus::Failed, ex.what(),
          say);
+    return false;
+  } catch (const std::bad_alloc&) {
+    fail(report::CellStatus::Failed, out_of_memory_reason(), say);
     return false;
   } catch (const std::exception& ex) {
     fail(report::CellStatus::Failed, ex.what(), say);

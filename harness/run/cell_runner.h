@@ -63,6 +63,7 @@ class CellRunner {
   // The plan or session, one check run, the sampler. false when the cell was skipped or failed
   // (recorded in `result` and said); it then has no sampler.
   bool prepare(CellWorkloads& w, const ProgressSink& say);
+  std::string out_of_memory_reason() const;  // a std::bad_alloc while preparing, in words
   // A slice of sampling (warm-up and calibration first, inside the sampler). Throws what the
   // backend's call threw.
   void sample_for(double seconds) { sampler_->step_for(seconds); }

@@ -210,9 +210,9 @@ TEST(ConfigErrors, UnknownKeysListTheKnownOnes) {
   EXPECT_HAS(error_of(kModel + "protcol: {seed: 1}\n"),
              "cfg.yaml:2:1: unknown key 'protcol' at top level; did you mean 'protocol'? known: name, model, "
              "backends, reference, threads, protocol, backend_caps, backend_options, bricks, tolerances");
-  EXPECT_HAS(
-      error_of(kModel + "protocol:\n  cv_targte: 0.1\n"),
-      "cfg.yaml:3:3: unknown key 'cv_targte' in protocol; did you mean 'cv_target'? known: warmup_ms,");
+  EXPECT_HAS(error_of(kModel + "protocol:\n  cv_targte: 0.1\n"),
+             "cfg.yaml:3:3: unknown key 'cv_targte' in protocol; did you mean 'cv_target'? known: cv_target, "
+             "max_samples,");
   EXPECT_HAS(
       error_of(kModel + "bricks:\n  - {brick: qkv, budget: 3}\n"),
       "cfg.yaml:3:18: unknown key 'budget' in bricks[0]; did you mean 'budget_us'? known: brick, budget_us,");
@@ -352,6 +352,35 @@ TEST(ExperimentConfig, RelativeGgufResolvesAgainstTheConfigDirectory) {
   Experiment a = load("model: {gguf: " + (dir / "model.gguf").string() + "}\n");
   EXPECT_EQ(fs::path(a.model.gguf_path), dir / "model.gguf");
   fs::remove_all(dir);
+}
+
+// The protocol and the caps as the result file and the hash see them: every key, in canonical
+// (sorted) order. Pinned so that the table listing the cappable fields once (measure/protocol.h)
+// leaves every existing result's experiment hash as it was.
+TEST(ExperimentHash, ProtocolAndCapsKeepTheirCanonicalForm) {
+  const Experiment e = load(
+      "name: x\n" + kModel +
+      "protocol: {warmup_ms: 20, warmup_min_iterations: 3, min_samples: 7, max_samples: 90, cv_target: 0.04,"
+      " max_seconds_per_cell: 1.5, seed: 9, order: sequential, cache: warm, unstable_fails_ci: false}\n"
+      "backend_caps: {b: {warmup_ms: 1, warmup_min_iterations: 2, min_samples: 3, max_samples: 4,"
+      " cv_target: 0.5, max_seconds_per_cell: 6}, a: {reference_only: true}}\nbricks: [qkv]\n");
+  const std::string j = canonical_json(e);
+  EXPECT_HAS(j, R"("protocol":{"cache":"warm","cv_target":0.04,"max_samples":90,"max_seconds_per_cell":1.5,)"
+                R"("min_samples":7,"order":"sequential","seed":9,"unstable_fails_ci":false,)"
+                R"("warmup_min_iterations":3,"warmup_ms":20.0})");
+  EXPECT_HAS(j, R"("backend_caps":{"a":{"reference_only":true},"b":{"cv_target":0.5,"max_samples":4,)"
+                R"("max_seconds_per_cell":6.0,"min_samples":3,"reference_only":false,)"
+                R"("warmup_min_iterations":2,"warmup_ms":1.0}})");
+}
+
+// Issue 14, defect 17: yaml-cpp's own words for YAML nested past its depth limit are "bad file".
+TEST(ExperimentConfig, YamlNestedTooDeepSaysSo) {
+  const std::string deep =
+      "name: x\n" + kModel + "bricks: " + std::string(5000, '[') + std::string(5000, ']') + "\n";
+  const std::string err = error_of(deep);
+  EXPECT_HAS(err, "cfg.yaml:3:");
+  EXPECT_HAS(err, "levels deep, past the parser's limit");
+  EXPECT_EQ(err.find("bad file"), std::string::npos) << err;
 }
 
 TEST(ExperimentHash, StableAcrossKeyOrderAndSources) {

@@ -36,7 +36,8 @@ OutputLock::OutputLock(const std::string& path) {
                        " is writing " + target.string() + " (it holds " + lock +
                        "); wait for it to end, or give this run another --out");
     }
-    struct stat by_fd {}, by_name {};
+    struct stat by_fd = {};
+    struct stat by_name = {};
     if (::fstat(fd, &by_fd) == 0 && ::stat(lock.c_str(), &by_name) == 0 && by_fd.st_ino == by_name.st_ino &&
         by_fd.st_dev == by_name.st_dev) {
       const std::string pid = std::to_string(::getpid()) + "\n";

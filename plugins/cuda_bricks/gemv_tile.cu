@@ -56,6 +56,7 @@ struct TileArgs {
   int32_t nc;        // tiles a row
   int32_t n_warps;   // warps that take tiles (the first n_warps of the grid)
   int32_t split;     // 1: equal tile ranges, groups cut between warps; 0: whole groups a warp
+  int32_t order;     // 0: contiguous ranges a warp; 1: interleaved (TileCursor modes 1, 2)
 };
 
 __device__ __forceinline__ void cp_async16(uint8_t* dst, const uint8_t* src) {
@@ -79,23 +80,32 @@ __host__ __device__ __forceinline__ int tile_owner(int64_t t, int64_t n_tiles, i
   return static_cast<int>(((t + 1) * n_warps - 1) / n_tiles);
 }
 
-// Tile t of the order (group g, chunk c: super-blocks sb0 .. sb1) and its successor.
+// A warp's walk over its tiles (group g, chunk c: super-blocks sb0 .. sb1; t = g * nc + c). mode 0:
+// tiles t, t + 1, ... (a contiguous range); 1: groups w, w + N, ..., each group's tiles in order; 2:
+// tiles w, w + N, ... (N = the warps that take tiles). Modes 1 and 2 keep the warps of the grid on
+// neighbouring rows at any moment, as a grid of blocks in row order is.
 struct TileCursor {
-  int g, c, sb0, sb1;
-  __device__ __forceinline__ TileCursor(int t, int nb, int nc) {
-    g = t / nc;
-    c = t - g * nc;
+  int t, g, c, sb0, sb1;
+  __device__ __forceinline__ void at(int tt, int nb, int nc) {
+    t = tt;
+    g = tt / nc;
+    c = tt - g * nc;
     sb0 = c * nb / nc;
     sb1 = (c + 1) * nb / nc;
   }
-  __device__ __forceinline__ void next(int nb, int nc) {
+  __device__ __forceinline__ void next(int mode, int n_warps, int nb, int nc) {
+    if (mode == 2) {
+      at(t + n_warps, nb, nc);
+      return;
+    }
     if (++c == nc) {
       c = 0;
-      ++g;
+      g += mode == 1 ? n_warps : 1;
       sb0 = 0;
     } else {
       sb0 = sb1;
     }
+    t = g * nc + c;
     sb1 = (c + 1) * nb / nc;
   }
 };
@@ -208,25 +218,38 @@ __global__ void __launch_bounds__(kTMaxThreads)
   const MatDesc m0 = KIND == 0 ? L->seg[0].m : G->gate;
   const MatDesc m1 = KIND == 0 ? m0 : G->up;
   const int nb = A.nb, nc = A.nc;
-  int t0 = 0, t1 = 0;
-  if (w < A.n_warps) {
-    if (A.split) {
-      t0 = static_cast<int>(static_cast<int64_t>(w) * A.n_tiles / A.n_warps);
-      t1 = static_cast<int>(static_cast<int64_t>(w + 1) * A.n_tiles / A.n_warps);
+  const int mode = A.order == 0 ? 0 : A.split ? 2 : 1;
+  const int N = A.n_warps;
+  int t0 = 0, t1 = 0, n_my = 0;  // t0, t1: mode 0's range
+  if (w < N) {
+    if (mode == 0) {
+      if (A.split) {
+        t0 = static_cast<int>(static_cast<int64_t>(w) * A.n_tiles / N);
+        t1 = static_cast<int>(static_cast<int64_t>(w + 1) * A.n_tiles / N);
+      } else {
+        t0 = static_cast<int>(static_cast<int64_t>(w) * A.n_groups / N) * nc;
+        t1 = static_cast<int>(static_cast<int64_t>(w + 1) * A.n_groups / N) * nc;
+      }
+      n_my = t1 - t0;
+    } else if (mode == 1) {
+      t0 = w * nc;
+      n_my = (A.n_groups - w + N - 1) / N * nc;
     } else {
-      t0 = static_cast<int>(static_cast<int64_t>(w) * A.n_groups / A.n_warps) * nc;
-      t1 = static_cast<int>(static_cast<int64_t>(w + 1) * A.n_groups / A.n_warps) * nc;
+      t0 = w;
+      n_my = static_cast<int>((A.n_tiles - w + N - 1) / N);
     }
   }
   // Two cursors over the warp's tiles: the next one to issue, the one to compute.
-  TileCursor in(t0, nb, nc), cur = in;
+  TileCursor in, cur;
+  in.at(t0, nb, nc);
+  cur = in;
   // The first S - 1 tiles before the wait: weights only.
-  int issued = t0;
+  int issued = 0;
 #pragma unroll
   for (int s = 0; s < S - 1; ++s) {
-    if (issued < t1) {
+    if (issued < n_my) {
       tile_issue<T, KIND>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + s * kStage, lane);
-      in.next(nb, nc);
+      in.next(mode, N, nb, nc);
       ++issued;
     }
     cp_async_commit();
@@ -236,16 +259,16 @@ __global__ void __launch_bounds__(kTMaxThreads)
   const int sbl = lane >> 2, u = lane & 3;
   float a[kTR] = {0.0f, 0.0f, 0.0f, 0.0f};
   int slot = 0;
-  for (int t = t0; t < t1; ++t) {
-    if (issued < t1) {  // tile t + S - 1, into the stage tile t - 1 used
+  for (int i = 0; i < n_my; ++i) {
+    if (issued < n_my) {  // tile i + S - 1 of the walk, into the stage tile i - 1 used
       tile_issue<T, KIND>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + ((slot + S - 1) % S) * kStage,
                           lane);
-      in.next(nb, nc);
+      in.next(mode, N, nb, nc);
       ++issued;
     }
     cp_async_commit();
     const int g = cur.g, c = cur.c, sb0 = cur.sb0, kt = cur.sb1 - cur.sb0;
-    cur.next(nb, nc);
+    cur.next(mode, N, nb, nc);
     const bool on = sbl < kt;
     TileAct xa;
     if (on) tile_act<T>(x, sb0 + sbl, u, xa);
@@ -254,7 +277,7 @@ __global__ void __launch_bounds__(kTMaxThreads)
     if (on) tile_dot<T, KIND>(ring + slot * kStage, nb, g, sb0, sbl, u, xa, a);
     __syncwarp();  // every lane is done with the stage before any lane refills it
     slot = slot + 1 == S ? 0 : slot + 1;
-    if (c != nc - 1 && t != t1 - 1) continue;  // warp-uniform
+    if (mode != 2 && c != nc - 1 && i != n_my - 1) continue;  // warp-uniform
     // The group's sums (or this warp's part of them): lanes 0-3 = rows 0-3.
     float v = 0.0f;
 #pragma unroll
@@ -266,11 +289,13 @@ __global__ void __launch_bounds__(kTMaxThreads)
     bool finish = true;
     if (KIND == 0 && A.split) {
       const int gt0 = g * nc, gt1 = gt0 + nc;
-      if (gt0 < t0 || gt1 > t1) {
-        const int wf = tile_owner(gt0, A.n_tiles, A.n_warps), wl = tile_owner(gt1 - 1, A.n_tiles, A.n_warps);
-        const int n = wl - wf + 1;
+      if (mode == 2 ? nc > 1 : gt0 < t0 || gt1 > t1) {
+        // The warps of the group's tiles in tile order: mode 2 one tile each (slot c), mode 0 ranges.
+        const int wf = mode == 2 ? 0 : tile_owner(gt0, A.n_tiles, N);
+        const int n = mode == 2 ? nc : tile_owner(gt1 - 1, A.n_tiles, N) - wf + 1;
+        const int my = mode == 2 ? c : w - wf;
         const size_t row = static_cast<size_t>(4 * g + lane);
-        if (lane < kTR) L->part[row * kResMaxSplit + static_cast<size_t>(w - wf)] = v;
+        if (lane < kTR) L->part[row * kResMaxSplit + static_cast<size_t>(my)] = v;
         __threadfence();
         __syncwarp();
         unsigned int tk = 0;
@@ -337,6 +362,7 @@ struct TileCfg {
   int warps = 8;
   int64_t min_bytes = 0;
   int split = 1;
+  int order = 0;
   int sms = 132;
 };
 
@@ -353,6 +379,7 @@ const TileCfg& tile_cfg() {
     r.warps = std::clamp(env_int("CUDA_BRICKS_TILE_W", r.warps), 1, kTMaxThreads / 32);
     r.min_bytes = static_cast<int64_t>(std::max(0, env_int("CUDA_BRICKS_TILE_MIN_KB", 0))) * 1024;
     r.split = env_int("CUDA_BRICKS_TILE_SPLIT", 1) != 0 ? 1 : 0;
+    r.order = env_int("CUDA_BRICKS_TILE_ORDER", r.order) != 0 ? 1 : 0;
     int dev = 0, v = 0;
     if (cudaGetDevice(&dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && v > 0) {
@@ -382,15 +409,19 @@ int tile_blocks_per_sm(K kernel, int smem) {
 }
 
 // Warps and tile ranges for n_groups groups of nb super-blocks a row on at most n_max warps.
-TileArgs tile_args(int n_groups, int nb, int n_max, bool can_split) {
+TileArgs tile_args(int n_groups, int nb, int n_max, bool can_split, int order) {
   TileArgs A{};
   A.n_groups = n_groups;
   A.nb = nb;
   A.nc = (nb + kTSb - 1) / kTSb;
   A.n_tiles = static_cast<int64_t>(n_groups) * A.nc;
+  A.order = order;
   // Cutting groups pays where whole groups would leave warps idle or uneven (few groups a warp).
   A.split = can_split && n_groups < 16 * n_max ? 1 : 0;
-  if (A.split) {
+  if (A.split && order != 0 && A.nc <= kResMaxSplit) {  // one tile a part, slot = chunk
+    A.n_warps = static_cast<int>(std::min<int64_t>(n_max, A.n_tiles));
+  } else if (A.split) {
+    A.order = 0;
     int n = static_cast<int>(std::min<int64_t>(n_max, A.n_tiles));
     for (;;) {  // at most kResMaxSplit warps share a group (GemvLaunch::part)
       int worst = 1;
@@ -421,7 +452,7 @@ cudaError_t tile_launch(const GemvLaunch* dl, const GateUpLaunch* dg, int n_grou
     return cudaSuccess;
   }
   *used = true;
-  const TileArgs A = tile_args(n_groups, nb, per_sm * cfg.sms * cfg.warps, can_split);
+  const TileArgs A = tile_args(n_groups, nb, per_sm * cfg.sms * cfg.warps, can_split, cfg.order);
   const unsigned blocks = static_cast<unsigned>((A.n_warps + cfg.warps - 1) / cfg.warps);
   cudaLaunchAttribute attr[1];
   attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;

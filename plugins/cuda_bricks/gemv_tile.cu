@@ -124,30 +124,19 @@ __device__ __forceinline__ void tile_issue(const MatDesc& m0, const MatDesc& m1,
       const int n = kt * 9;
       for (int i = lane; i < n; i += 32) cp_async16(dst + 16 * i, src + 16 * i);
     } else {
-      const int nq = kt * 8, na = kt * 4, ns = kt;
+      // q: kt * 8 chunks (two lane steps at most), aux: kt * 4 (one), then sc (kt) and d's lines
+      // (nd <= 2) together in one more.
+      const uint8_t* q = m.q + blk * 128;
+      for (int i = lane; i < kt * 8; i += 32) cp_async16(dst + 16 * i, q + 16 * i);
+      if (lane < kt * 4) cp_async16(dst + TileGeo<T>::kAux + 16 * lane, m.aux + blk * 64 + 16 * lane);
       const int64_t db = 2 * blk;
       const int nd = (static_cast<int>(db & 15) + 2 * kt + 15) >> 4;
-      const int n = nq + na + ns + nd;
-      for (int i = lane; i < n; i += 32) {
-        const uint8_t* src;
-        uint8_t* d;
-        if (i < nq) {
-          src = m.q + blk * 128 + 16 * i;
-          d = dst + 16 * i;
-        } else if (i < nq + na) {
-          const int k = i - nq;
-          src = m.aux + blk * 64 + 16 * k;
-          d = dst + TileGeo<T>::kAux + 16 * k;
-        } else if (i < nq + na + ns) {
-          const int k = i - nq - na;
-          src = m.sc + blk * 16 + 16 * k;
-          d = dst + TileGeo<T>::kSc + 16 * k;
-        } else {
-          const int k = i - nq - na - ns;
-          src = reinterpret_cast<const uint8_t*>(m.d) + (db & ~int64_t{15}) + 16 * k;
-          d = dst + TileGeo<T>::kD + 16 * k;
-        }
-        cp_async16(d, src);
+      if (lane < kt) {
+        cp_async16(dst + TileGeo<T>::kSc + 16 * lane, m.sc + blk * 16 + 16 * lane);
+      } else if (lane < kt + nd) {
+        const int k = lane - kt;
+        cp_async16(dst + TileGeo<T>::kD + 16 * k,
+                   reinterpret_cast<const uint8_t*>(m.d) + (db & ~int64_t{15}) + 16 * k);
       }
     }
   }

@@ -17,8 +17,8 @@
 // order: deterministic). Epilogues: store (+ bias), residual add with the last block's RMSNorm,
 // gate+up's SiLU product (a ticket per 32 outputs: the last of their 16 groups quantizes them).
 // CUDA_BRICKS_TILE=MASK turns it on (1 = residual, 2 = gate+up, 4 = store); CUDA_BRICKS_TILE_S
-// (stages, 2-4), _W (warps a block), _MIN_KB (matrices of at least that size), _SPLIT=0 (whole
-// groups only) are for A/B runs.
+// (stages, 2-3; 4 lost on the H200), _W (warps a block), _MIN_KB (matrices of at least that size),
+// _SPLIT=0 (whole groups only), _ORDER=1 (interleaved walks), _L2PF=1 (L2::256B hint) are for A/B runs.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
@@ -59,9 +59,15 @@ struct TileArgs {
   int32_t order;     // 0: contiguous ranges a warp; 1: interleaved (TileCursor modes 1, 2)
 };
 
+// PF 1: with the L2::256B prefetch hint (L2 fetches the whole 256-byte block around the chunk).
+template <int PF>
 __device__ __forceinline__ void cp_async16(uint8_t* dst, const uint8_t* src) {
   const unsigned s = static_cast<unsigned>(__cvta_generic_to_shared(dst));
-  asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(s), "l"(src) : "memory");
+  if constexpr (PF != 0) {
+    asm volatile("cp.async.cg.shared.global.L2::256B [%0], [%1], 16;" ::"r"(s), "l"(src) : "memory");
+  } else {
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"(s), "l"(src) : "memory");
+  }
 }
 __device__ __forceinline__ void cp_async_commit() { asm volatile("cp.async.commit_group;" ::: "memory"); }
 template <int N>
@@ -111,7 +117,7 @@ struct TileCursor {
 };
 
 // The lane's copies of tile (g, super-blocks sb0 .. sb0 + kt) into stage st.
-template <int T, int KIND>
+template <int T, int KIND, int PF>
 __device__ __forceinline__ void tile_issue(const MatDesc& m0, const MatDesc& m1, int nb, int g, int sb0,
                                            int kt, uint8_t* st, int lane) {
 #pragma unroll
@@ -122,21 +128,21 @@ __device__ __forceinline__ void tile_issue(const MatDesc& m0, const MatDesc& m1,
     if constexpr (T == kTypeQ4_K) {
       const uint8_t* src = m.q + blk * 144;
       const int n = kt * 9;
-      for (int i = lane; i < n; i += 32) cp_async16(dst + 16 * i, src + 16 * i);
+      for (int i = lane; i < n; i += 32) cp_async16<PF>(dst + 16 * i, src + 16 * i);
     } else {
       // q: kt * 8 chunks (two lane steps at most), aux: kt * 4 (one), then sc (kt) and d's lines
       // (nd <= 2) together in one more.
       const uint8_t* q = m.q + blk * 128;
-      for (int i = lane; i < kt * 8; i += 32) cp_async16(dst + 16 * i, q + 16 * i);
-      if (lane < kt * 4) cp_async16(dst + TileGeo<T>::kAux + 16 * lane, m.aux + blk * 64 + 16 * lane);
+      for (int i = lane; i < kt * 8; i += 32) cp_async16<PF>(dst + 16 * i, q + 16 * i);
+      if (lane < kt * 4) cp_async16<PF>(dst + TileGeo<T>::kAux + 16 * lane, m.aux + blk * 64 + 16 * lane);
       const int64_t db = 2 * blk;
       const int nd = (static_cast<int>(db & 15) + 2 * kt + 15) >> 4;
       if (lane < kt) {
-        cp_async16(dst + TileGeo<T>::kSc + 16 * lane, m.sc + blk * 16 + 16 * lane);
+        cp_async16<PF>(dst + TileGeo<T>::kSc + 16 * lane, m.sc + blk * 16 + 16 * lane);
       } else if (lane < kt + nd) {
         const int k = lane - kt;
-        cp_async16(dst + TileGeo<T>::kD + 16 * k,
-                   reinterpret_cast<const uint8_t*>(m.d) + (db & ~int64_t{15}) + 16 * k);
+        cp_async16<PF>(dst + TileGeo<T>::kD + 16 * k,
+                       reinterpret_cast<const uint8_t*>(m.d) + (db & ~int64_t{15}) + 16 * k);
       }
     }
   }
@@ -194,7 +200,7 @@ __device__ __forceinline__ void tile_dot(const uint8_t* st, int nb, int g, int s
 }
 
 // KIND 0: one matrix (L), epilogue E (kStore or kResidualNorm); KIND 1: gate+up (G), SiLU product.
-template <int T, int S, int KIND, GemvEpilogue E>
+template <int T, int S, int KIND, GemvEpilogue E, int PF>
 __global__ void __launch_bounds__(kTMaxThreads)
     gemv_tile_kernel(const GemvLaunch* __restrict__ L, const GateUpLaunch* __restrict__ G, TileArgs A) {
   extern __shared__ __align__(16) uint8_t tile_smem[];
@@ -237,7 +243,7 @@ __global__ void __launch_bounds__(kTMaxThreads)
 #pragma unroll
   for (int s = 0; s < S - 1; ++s) {
     if (issued < n_my) {
-      tile_issue<T, KIND>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + s * kStage, lane);
+      tile_issue<T, KIND, PF>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + s * kStage, lane);
       in.next(mode, N, nb, nc);
       ++issued;
     }
@@ -250,8 +256,8 @@ __global__ void __launch_bounds__(kTMaxThreads)
   int slot = 0;
   for (int i = 0; i < n_my; ++i) {
     if (issued < n_my) {  // tile i + S - 1 of the walk, into the stage tile i - 1 used
-      tile_issue<T, KIND>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + ((slot + S - 1) % S) * kStage,
-                          lane);
+      tile_issue<T, KIND, PF>(m0, m1, nb, in.g, in.sb0, in.sb1 - in.sb0, ring + ((slot + S - 1) % S) * kStage,
+                              lane);
       in.next(mode, N, nb, nc);
       ++issued;
     }
@@ -352,6 +358,7 @@ struct TileCfg {
   int64_t min_bytes = 0;
   int split = 1;
   int order = 0;
+  int l2pf = 0;
   int sms = 132;
 };
 
@@ -364,11 +371,12 @@ const TileCfg& tile_cfg() {
   static const TileCfg c = [] {
     TileCfg r;
     r.mask = env_int("CUDA_BRICKS_TILE", r.mask) & 7;
-    r.stages = std::clamp(env_int("CUDA_BRICKS_TILE_S", r.stages), 2, 4);
+    r.stages = std::clamp(env_int("CUDA_BRICKS_TILE_S", r.stages), 2, 3);
     r.warps = std::clamp(env_int("CUDA_BRICKS_TILE_W", r.warps), 1, kTMaxThreads / 32);
     r.min_bytes = static_cast<int64_t>(std::max(0, env_int("CUDA_BRICKS_TILE_MIN_KB", 0))) * 1024;
     r.split = env_int("CUDA_BRICKS_TILE_SPLIT", 1) != 0 ? 1 : 0;
     r.order = env_int("CUDA_BRICKS_TILE_ORDER", r.order) != 0 ? 1 : 0;
+    r.l2pf = env_int("CUDA_BRICKS_TILE_L2PF", 0) != 0 ? 1 : 0;
     int dev = 0, v = 0;
     if (cudaGetDevice(&dev) == cudaSuccess &&
         cudaDeviceGetAttribute(&v, cudaDevAttrMultiProcessorCount, dev) == cudaSuccess && v > 0) {
@@ -430,12 +438,12 @@ TileArgs tile_args(int n_groups, int nb, int n_max, bool can_split, int order) {
   return A;
 }
 
-template <int T, int S, int KIND, GemvEpilogue E>
+template <int T, int S, int KIND, GemvEpilogue E, int PF>
 cudaError_t tile_launch(const GemvLaunch* dl, const GateUpLaunch* dg, int n_groups, int nb, bool can_split,
                         cudaStream_t stream, bool* used) {
   const TileCfg& cfg = tile_cfg();
   const int smem = cfg.warps * S * tile_stage_bytes<T>();
-  static const int per_sm = tile_blocks_per_sm(gemv_tile_kernel<T, S, KIND, E>, smem);
+  static const int per_sm = tile_blocks_per_sm(gemv_tile_kernel<T, S, KIND, E, PF>, smem);
   if (per_sm <= 0) {
     *used = false;
     return cudaSuccess;
@@ -453,20 +461,19 @@ cudaError_t tile_launch(const GemvLaunch* dl, const GateUpLaunch* dg, int n_grou
   lc.stream = stream;
   lc.attrs = attr;
   lc.numAttrs = pdl_take_launch() ? 1 : 0;
-  return cudaLaunchKernelEx(&lc, gemv_tile_kernel<T, S, KIND, E>, dl, dg, A);
+  return cudaLaunchKernelEx(&lc, gemv_tile_kernel<T, S, KIND, E, PF>, dl, dg, A);
 }
 
 template <int T, int KIND, GemvEpilogue E>
 cudaError_t tile_launch_s(const GemvLaunch* dl, const GateUpLaunch* dg, int n_groups, int nb, bool can_split,
                           cudaStream_t stream, bool* used) {
-  switch (tile_cfg().stages) {
-    case 2:
-      return tile_launch<T, 2, KIND, E>(dl, dg, n_groups, nb, can_split, stream, used);
-    case 4:
-      return tile_launch<T, 4, KIND, E>(dl, dg, n_groups, nb, can_split, stream, used);
-    default:
-      return tile_launch<T, 3, KIND, E>(dl, dg, n_groups, nb, can_split, stream, used);
+  const bool pf = tile_cfg().l2pf != 0;
+  if (tile_cfg().stages == 2) {
+    return pf ? tile_launch<T, 2, KIND, E, 1>(dl, dg, n_groups, nb, can_split, stream, used)
+              : tile_launch<T, 2, KIND, E, 0>(dl, dg, n_groups, nb, can_split, stream, used);
   }
+  return pf ? tile_launch<T, 3, KIND, E, 1>(dl, dg, n_groups, nb, can_split, stream, used)
+            : tile_launch<T, 3, KIND, E, 0>(dl, dg, n_groups, nb, can_split, stream, used);
 }
 
 int64_t q_bytes(const MatDesc& m) {

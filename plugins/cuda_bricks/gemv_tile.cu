@@ -19,6 +19,11 @@
 // CUDA_BRICKS_TILE=MASK turns it on (1 = residual, 2 = gate+up, 4 = store); CUDA_BRICKS_TILE_S
 // (stages, 2-3; 4 lost on the H200), _W (warps a block), _MIN_KB (matrices of at least that size),
 // _SPLIT=0 (whole groups only), _ORDER=1 (interleaved walks), _L2PF=1 (L2::256B hint) are for A/B runs.
+// Measured on the H200 (results/h200/2026-12-03-r2), decode@512 against the default kernels: 7B
+// 328.2 -> 259.7 tok/s (S 3, W 8), 274.5 (S 2), 235.8 (S 4), 243.2 (W 4), 237.6 (ORDER=1), 235.1
+// (ORDER=1, L2PF); 32B 102.0 -> 72.8; hence off (kGemvTileDefault). The warps are issue-bound
+// (Nsight: 0.3-0.4 instructions a cycle a scheduler, 3.5 warps a scheduler: registers and the
+// ring's shared memory both cap occupancy at 25%), not short of bytes in flight.
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>

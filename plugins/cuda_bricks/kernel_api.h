@@ -49,7 +49,8 @@ inline constexpr int kResMaxSplit = 16;
 inline constexpr int kGemvResDefault = 0;
 inline constexpr int kGateUpOutputs = 32;
 // gemv_tile.cu (issue 16): the GEMVs it takes without CUDA_BRICKS_TILE (1 = residual, 2 = gate+up,
-// 4 = store; 0 = none).
+// 4 = store; 0 = none). 0: every variant lost 16-38% of decode at 7B and 32B on the H200
+// (results/h200/2026-12-03-r2).
 inline constexpr int kGemvTileDefault = 0;
 // gate+up kernel variant for Q4_K without CUDA_BRICKS_GATE_UP (gemv.cu, launch_gate_up): 0 = four
 // unit calls a lane step, 1/2 = activations loaded once for the eight rows, 1/2 units in flight; 3/4

@@ -14,6 +14,7 @@
 #                          (CV target 2%, 4 s a cell at most), under the given environment (A/B)
 #     llama:SIZE           llama-bench tg128 at depth 0 and 4096 (FA on, all layers on the GPU), 3 reps
 #     ncu:SIZE:CTX[:VAR=VAL/...:TAG]  per-kernel device times of one decode token through Nsight Compute
+#                          (H200_NCU_METRICS: the metrics collected, time and DRAM bytes read first)
 #     ncu_gemv             Nsight Compute sections of the 7B Q4_K GEMV, gate+up and down
 #     ncu_sec:SIZE:REGEX[:VAR=VAL/...[:TAG]]  the same sections for 3 launches of the kernels matching
 #                          REGEX in a decode@512 token (the 41st on), under an environment
@@ -160,7 +161,7 @@ bricks:
   - {brick: decode, context: [$ctx]}
 YAML
   env "${e[@]}" "$ncu" --target-processes all -k regex:'(gemv|gate_up|attention|embed|rms_norm|rope|quantize|advance)' \
-    --launch-count 900 --metrics gpu__time_duration.sum,dram__bytes_read.sum --cache-control none --clock-control none --csv \
+    --launch-count 900 --metrics "${H200_NCU_METRICS:-gpu__time_duration.sum,dram__bytes_read.sum}" --cache-control none --clock-control none --csv \
     "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-decode-$m${4:+-$4}.json" >"$csv" || return 1
   python3 - "$csv" "$m" "$ctx" <<'PY'
 import csv, sys, collections

@@ -14,7 +14,10 @@
 #                          (CV target 2%, 4 s a cell at most), under the given environment (A/B)
 #     llama:SIZE           llama-bench tg128 at depth 0 and 4096 (FA on, all layers on the GPU), 3 reps
 #     ncu:SIZE:CTX[:VAR=VAL/...:TAG]  per-kernel device times of one decode token through Nsight Compute
+#                          (H200_NCU_METRICS: the metrics collected, time and DRAM bytes read first)
 #     ncu_gemv             Nsight Compute sections of the 7B Q4_K GEMV, gate+up and down
+#     ncu_sec:SIZE:REGEX[:VAR=VAL/...[:TAG]]  the same sections for 3 launches of the kernels matching
+#                          REGEX in a decode@512 token (the 41st on), under an environment
 #     test:TAG:FILTER[:VAR=VAL/...]  (FILTER: gtest patterns joined by +) the kernel tests vs scalar_ref (gtest filter) under an environment
 #     memcheck|racecheck:TAG:FILTER:SHAPES[:VAR=VAL/...]  compute-sanitizer on the kernel tests
 #     h100:STEP            a step of scripts/h100-run.sh (unit gpu_tests oracle equiv_0.5b ... memcheck
@@ -158,7 +161,7 @@ bricks:
   - {brick: decode, context: [$ctx]}
 YAML
   env "${e[@]}" "$ncu" --target-processes all -k regex:'(gemv|gate_up|attention|embed|rms_norm|rope|quantize|advance)' \
-    --launch-count 900 --metrics gpu__time_duration.sum,dram__bytes_read.sum --cache-control none --clock-control none --csv \
+    --launch-count 900 --metrics "${H200_NCU_METRICS:-gpu__time_duration.sum,dram__bytes_read.sum}" --cache-control none --clock-control none --csv \
     "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-decode-$m${4:+-$4}.json" >"$csv" || return 1
   python3 - "$csv" "$m" "$ctx" <<'PY'
 import csv, sys, collections
@@ -229,6 +232,30 @@ YAML
     --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
     --section SchedulerStats --section LaunchStats \
     "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-run.json"
+}
+
+# ncu_sec SIZE REGEX [VAR=VAL/...] [TAG]: Nsight Compute sections (speed of light, memory, scheduler,
+# warp states, occupancy) of 3 launches of the kernels matching REGEX in one decode@512 token.
+ncu_sec() {
+  local m=$1 re=$2 ncu cfg=$OUT/configs/qwen$1-ncu-sec.yaml e
+  IFS=/ read -r -a e <<<"${3:-}"
+  ncu=$(ncu_bin)
+  [ -n "$ncu" ] || { echo "ncu not found"; return 1; }
+  cat >"$cfg" <<YAML
+name: qwen2.5-coder-$m-ncu-sec
+model:
+  synthetic: {model: qwen2.5-coder-$m, quant: q4_k_m, seed: 1}
+backends: [cuda_bricks]
+reference: cuda_bricks
+protocol: {warmup_ms: 0, warmup_min_iterations: 1, min_samples: 2, max_samples: 2, cv_target: 0.5,
+           max_seconds_per_cell: 30, seed: 42, order: sequential, cache: warm}
+bricks:
+  - {brick: decode, context: [512]}
+YAML
+  env "${e[@]}" "$ncu" --target-processes all -k regex:"$re" --launch-skip 40 --launch-count 3 --clock-control none \
+    --section SpeedOfLight --section MemoryWorkloadAnalysis --section Occupancy --section WarpStateStats \
+    --section SchedulerStats --section LaunchStats \
+    "$B/bench" run "$cfg" "${PLUG[@]}" --out "$OUT/results/ncu-sec-$m${4:+-$4}.json"
 }
 
 gtest() {  # gtest TAG FILTER [VAR=VAL/...]
@@ -311,6 +338,7 @@ for a in "$@"; do
     llama) step "llama-$x" 120 llama "$x" ;;
     ncu) step "ncu-$x-$y${w:+-$w}" 150 ncu_decode "$x" "$y" "${z:-}" "${w:-}" ;;
     ncu_gemv) step ncu_gemv 120 ncu_gemv ;;
+    ncu_sec) step "ncu-sec-$x${w:+-$w}" 120 ncu_sec "$x" "$y" "${z:-}" "${w:-}" ;;
     h100) step "h100-$x" 200 h100 "$x" ;;
     test) step "test-$x" 150 gtest "$x" "$y" "${z:-}" ;;
     memcheck | racecheck) step "$s-$x" 150 sanitize "$s" "$x" "$y" "$z" "${w:-}" ;;

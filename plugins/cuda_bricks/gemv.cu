@@ -9,6 +9,7 @@
 #include <cstdlib>
 
 #include "common.cuh"
+#include "gemv_tile.h"
 
 namespace bb::cuda_bricks {
 namespace {
@@ -972,6 +973,8 @@ bool res_applies(const GemvLaunch& h, GemvEpilogue epilogue) {
 
 cudaError_t launch_gemv(const GemvLaunch& h, const GemvLaunch* d, GemvEpilogue epilogue,
                         cudaStream_t stream) {
+  cudaError_t te = cudaSuccess;
+  if (launch_gemv_tile(h, d, epilogue, stream, &te)) return te;
   if (res_applies(h, epilogue)) {
     bool used = false;
     cudaError_t e = cudaSuccess;
@@ -1034,6 +1037,8 @@ cudaError_t launch_gate_up_v(const GateUpLaunch& h, const GateUpLaunch* d, cudaS
 }
 
 cudaError_t launch_gate_up(const GateUpLaunch& h, const GateUpLaunch* d, cudaStream_t stream) {
+  cudaError_t te = cudaSuccess;
+  if (launch_gate_up_tile(h, d, stream, &te)) return te;
   const bool same = h.gate.type == h.up.type && h.gate.cols == h.up.cols;
   const int env = gate_up_env();
   const int v = env >= 0 ? env : h.gate.type == kTypeQ4_K ? kGateUpDefaultQ4K : 0;

@@ -48,6 +48,10 @@ inline constexpr int kResMaxSplit = 16;
 // won 2.6% at 7B and lost up to 4.5% elsewhere: results/h200/2026-12-03).
 inline constexpr int kGemvResDefault = 0;
 inline constexpr int kGateUpOutputs = 32;
+// gemv_tile.cu (issue 16): the GEMVs it takes without CUDA_BRICKS_TILE (1 = residual, 2 = gate+up,
+// 4 = store; 0 = none). 0: every variant lost 16-38% of decode at 7B and 32B on the H200
+// (results/h200/2026-12-03-r2).
+inline constexpr int kGemvTileDefault = 0;
 // gate+up kernel variant for Q4_K without CUDA_BRICKS_GATE_UP (gemv.cu, launch_gate_up): 0 = four
 // unit calls a lane step, 1/2 = activations loaded once for the eight rows, 1/2 units in flight; 3/4
 // = 1/2 under register caps (Q4_K and Q5_0 only; other types always 0).
@@ -153,6 +157,9 @@ struct GateUpLaunch {
   Act x;
   ActOut h;  // [n_ff] silu(gate x) * (up x)
   int32_t n_blocks;
+  // gemv_tile.cu (issue 16): one ticket counter per 32 outputs (the last of a block's 16 row groups
+  // quantizes it), zero before the launch, left zero; null = that kernel is not used for the launch
+  unsigned int* counters;  // [n_ff / 32]
 };
 
 struct AttentionLaunch {

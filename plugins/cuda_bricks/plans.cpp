@@ -290,6 +290,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const size_t gu = a.reserve(sizeof(GateUpLaunch) * static_cast<size_t>(n));
       const size_t dn = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
       const ResBuffers rb = res_buffers(E);
+      const size_t gcnt = a.reserve(sizeof(unsigned int) * static_cast<size_t>(F / kGateUpOutputs + 1));
       a.allocate();
       std::vector<GateUpLaunch> hg(static_cast<size_t>(n));
       std::vector<GemvLaunch> hd(static_cast<size_t>(n));
@@ -301,6 +302,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         g.x = x;
         g.h = ActOut{at<float>(p, hb.f), at<int8_t>(p, hb.q), at<float2>(p, hb.ds)};
         g.n_blocks = static_cast<int32_t>(F / kGateUpOutputs);
+        g.counters = at<unsigned int>(p, gcnt);
         GemvLaunch& dl = hd[static_cast<size_t>(set)];
         dl = GemvLaunch{};
         dl.seg[0].m = p.weights.matrix(W(set, 2));
@@ -349,6 +351,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
       const size_t l_o = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
       const size_t l_gu = a.reserve(sizeof(GateUpLaunch) * static_cast<size_t>(n));
       const size_t l_dn = a.reserve(sizeof(GemvLaunch) * static_cast<size_t>(n));
+      const size_t gcnt = a.reserve(sizeof(unsigned int) * static_cast<size_t>(F / kGateUpOutputs + 1));
       a.allocate();
       const std::vector<float> cs = rope_table(static_cast<int32_t>(C), s.head_dim, s.rope_theta);
       BB_CUDA(cudaMemcpy(a.at(table), cs.data(), cs.size() * sizeof(float), cudaMemcpyHostToDevice));
@@ -424,6 +427,7 @@ void build(bb_plan& p, const bb_plan_desc& d, const std::vector<int>& wid) {
         g.x = xn_act;
         g.h = ActOut{at<float>(p, hb.f), at<int8_t>(p, hb.q), at<float2>(p, hb.ds)};
         g.n_blocks = static_cast<int32_t>(F / kGateUpOutputs);
+        g.counters = at<unsigned int>(p, gcnt);
         GemvLaunch& dl = hd[i];
         dl = GemvLaunch{};
         dl.seg[0].m = p.weights.matrix(W(set, 11));

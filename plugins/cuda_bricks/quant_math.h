@@ -201,6 +201,33 @@ BB_HD float q4k_unit(const uint4& head, const uint4& qs, int c, const ActPiece& 
   return r;
 }
 
+// Issue 16 (gemv_tile.cu): units 2j and 2j + 1 of a super-block in one call, the 32 qs bytes
+// [32j, 32j + 32) as qa (the first 16) and qb; they share both scales, both mins and both q8
+// blocks, so the integer sums of the two units add before one float expression. xa0 / xa1: the
+// activations of elements 64j + 0..15 / 16..31 (low nibbles of qa / qb), xb0 / xb1 those of 64j +
+// 32..47 / 48..63 (high nibbles). Equals q4k_unit(c = 2j) + q4k_unit(c = 2j + 1) up to float rounding.
+BB_HD float q4k_pair(const uint4& head, const uint4& qa, const uint4& qb, int j, const ActPiece& xa0,
+                     const ActPiece& xa1, const ActPiece& xb0, const ActPiece& xb1, float2 dsa, float2 dsb) {
+  int sc0, m0, sc1, m1;
+  q4k_scale_min(head, 2 * j, &sc0, &m0);
+  q4k_scale_min(head, 2 * j + 1, &sc1, &m1);
+  const int lo = dot_act16(static_cast<int>(qa.x & 0x0F0F0F0Fu), static_cast<int>(qa.y & 0x0F0F0F0Fu),
+                           static_cast<int>(qa.z & 0x0F0F0F0Fu), static_cast<int>(qa.w & 0x0F0F0F0Fu), xa0) +
+                 dot_act16(static_cast<int>(qb.x & 0x0F0F0F0Fu), static_cast<int>(qb.y & 0x0F0F0F0Fu),
+                           static_cast<int>(qb.z & 0x0F0F0F0Fu), static_cast<int>(qb.w & 0x0F0F0F0Fu), xa1);
+  const int hi =
+      dot_act16(static_cast<int>((qa.x >> 4) & 0x0F0F0F0Fu), static_cast<int>((qa.y >> 4) & 0x0F0F0F0Fu),
+                static_cast<int>((qa.z >> 4) & 0x0F0F0F0Fu), static_cast<int>((qa.w >> 4) & 0x0F0F0F0Fu),
+                xb0) +
+      dot_act16(static_cast<int>((qb.x >> 4) & 0x0F0F0F0Fu), static_cast<int>((qb.y >> 4) & 0x0F0F0F0Fu),
+                static_cast<int>((qb.z >> 4) & 0x0F0F0F0Fu), static_cast<int>((qb.w >> 4) & 0x0F0F0F0Fu),
+                xb1);
+  const float d = half_to_float(static_cast<uint16_t>(head.x & 0xFFFFu));
+  const float dmin = half_to_float(static_cast<uint16_t>(head.x >> 16));
+  return d * (static_cast<float>(sc0 * lo) * dsa.x + static_cast<float>(sc1 * hi) * dsb.x) -
+         dmin * (static_cast<float>(m0) * dsa.y + static_cast<float>(m1) * dsb.y);
+}
+
 // ---- Q6_K (repacked) ---------------------------------------------------------------------------
 // Unit t = 2h + l0/16 of a super-block: ql_a = ggml ql[64h + l0 + i], ql_b = ql[64h + 32 + l0 + i],
 // qh = qh[32h + l0 + i] (i < 16), sc = the 4 scales of groups g = 0..3 (sc[8h + l0/16 + 2g]).

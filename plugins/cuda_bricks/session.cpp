@@ -162,6 +162,7 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
   const size_t res_rows = static_cast<size_t>(std::max<int64_t>(E, H + 2 * KW));
   const size_t res_part = a.reserve(sizeof(float) * res_rows * kResMaxSplit);
   const size_t res_qcnt = a.reserve(sizeof(unsigned int) * (res_rows / kResRows + 1));
+  const size_t gu_cnt = a.reserve(sizeof(unsigned int) * static_cast<size_t>(F / kGateUpOutputs + 1));
   s.tokens_out = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.prompt = a.reserve(sizeof(int32_t) * static_cast<size_t>(s.n_ctx));
   s.k_cache = a.reserve(layer_kv * static_cast<size_t>(s.n_layer));
@@ -267,6 +268,7 @@ void build_session(bb_session& s, const TensorIndex& index, bool tied) {
     g.x = xn_act;
     g.h = ActOut{at<float>(s, h_f), at<int8_t>(s, h_q), at<float2>(s, h_ds)};
     g.n_blocks = static_cast<int32_t>(F / kGateUpOutputs);
+    g.counters = at<unsigned int>(s, gu_cnt);
 
     GemvLaunch& dn = hd[i];
     dn = GemvLaunch{};

@@ -173,6 +173,43 @@ TEST_P(CudaBricksMath, UnitDotsSumToTheDotProductOfQuantizedActivations) {
   EXPECT_LT(err2 / ref2, float_weights ? 1e-10 : 1e-7) << type_name(type);
 }
 
+// gemv_tile.cu's Q4_K unit: the two 16-byte units of sub-blocks 2j, 2j + 1 in one call (q4k_pair)
+// sum to the same dot product as the kernels' single units.
+TEST(CudaBricksMathTile, Q4kPairsSumToTheDotProductOfQuantizedActivations) {
+  std::mt19937_64 rng(4242);
+  const int64_t rows = 6, cols = 1024;
+  const auto src = random_matrix(rng, kTypeQ4_K, rows, cols);
+  const Packed p = pack(kTypeQ4_K, rows, cols, src);
+  const sr::Matrix ref = sr::Matrix::of(kTypeQ4_K, rows, cols, src.data());
+  const Q8 x = quantize(sr::test::random_floats(rng, cols, 1.0f));
+  const int64_t nb = cols / 256;
+  for (int64_t r = 0; r < rows; ++r) {
+    float got = 0.0f, units = 0.0f, dummy = 0.0f;
+    const Act act{x.f.data(), x.q.data(), x.ds.data()};
+    for (int u = 0; u < unit_count(kTypeQ4_K, static_cast<int>(cols)); ++u)
+      unit_dot2_q4_k(p.m, static_cast<int>(r), static_cast<int>(r), u, act, units, dummy);
+    for (int64_t sb = 0; sb < nb; ++sb) {
+      const uint8_t* b = p.m.q + (r * nb + sb) * 144;
+      for (int j = 0; j < 4; ++j) {
+        const int e = static_cast<int>(sb) * 256 + 64 * j;
+        got += q4k_pair(ld_u4(b), ld_u4(b + 16 + 32 * j), ld_u4(b + 32 + 32 * j), j, ld_act(x.q.data(), e),
+                        ld_act(x.q.data(), e + 16), ld_act(x.q.data(), e + 32), ld_act(x.q.data(), e + 48),
+                        x.ds[static_cast<size_t>(sb * 8 + 2 * j)],
+                        x.ds[static_cast<size_t>(sb * 8 + 2 * j + 1)]);
+      }
+    }
+    const std::vector<float> w = ref.dequantize_row(r);
+    double exact_q = 0, l1 = 0;
+    for (int64_t c = 0; c < cols; ++c) {
+      const size_t i = static_cast<size_t>(c);
+      exact_q += static_cast<double>(w[i]) * x.value(i);
+      l1 += std::fabs(static_cast<double>(w[i]) * x.f[i]);
+    }
+    EXPECT_NEAR(got, exact_q, 2e-5 * l1 + 1e-6) << "row " << r;
+    EXPECT_NEAR(got, units, 2e-5 * l1 + 1e-6) << "row " << r;
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Types, CudaBricksMath,
                          ::testing::Values(TypeCase{kTypeQ4_K, 768}, TypeCase{kTypeQ6_K, 768},
                                            TypeCase{kTypeQ8_0, 96}, TypeCase{kTypeQ5_0, 96},

@@ -23,14 +23,19 @@ void str(Writer& w, const std::string& s) { w.String(s.c_str(), static_cast<rapi
 void str(Writer& w, std::string_view s) { w.String(s.data(), static_cast<rapidjson::SizeType>(s.size())); }
 
 template <class T>
+void number(Writer& w, T v) {
+  if constexpr (std::is_floating_point_v<T>) {
+    w.Double(v);
+  } else {
+    w.Int64(v);
+  }
+}
+
+template <class T>
 void optional_number(Writer& w, const char* k, const std::optional<T>& v) {
   if (!v) return;
   w.Key(k);
-  if constexpr (std::is_floating_point_v<T>) {
-    w.Double(*v);
-  } else {
-    w.Int64(*v);
-  }
+  number(w, *v);
 }
 
 void write_tolerance(Writer& w, const Tolerance& t) {
@@ -99,15 +104,6 @@ void write_sorted(Writer& w, const SortedFields& fields) {
     write();
   }
   w.EndObject();
-}
-
-template <class T>
-void number(Writer& w, T v) {
-  if constexpr (std::is_floating_point_v<T>) {
-    w.Double(v);
-  } else {
-    w.Int64(v);
-  }
 }
 
 void write_protocol(Writer& w, const Protocol& p) {

@@ -1,0 +1,57 @@
+// The ABI side of llama_cpp shared by plugin.cpp (function table, contexts, build facts) and
+// session.cpp (decode and generate through libllama).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <utility>
+
+#include "brickbench/brick_abi.h"
+#include "plugin_glue.h"
+
+struct bb_context {
+  const bb_host_api* host = nullptr;
+  int32_t n_threads = 1;    // llama_context n_threads (the experiment's threads, else the host's)
+  int32_t flash_attn = -1;  // llama_flash_attn_type: backend option flash_attn: auto (-1), on (1), off (0)
+};
+
+namespace bb::llama_cpp {
+
+extern plugin_util::PluginId g_plugin;
+inline constexpr const char* kName = "llama_cpp";
+
+using plugin_util::AbiError;
+using plugin_util::log_line;
+using plugin_util::type_name;
+
+// Messages name the plugin first: invalid("decode: ...") reads "llama_cpp decode: ...".
+[[noreturn]] inline void invalid(const std::string& m) { plugin_util::invalid(std::string(kName) + " " + m); }
+[[noreturn]] inline void unsupported(const std::string& m) {
+  plugin_util::unsupported(std::string(kName) + " " + m);
+}
+[[noreturn]] inline void internal(const std::string& m) {
+  throw AbiError(BB_INTERNAL, std::string(kName) + " " + m);
+}
+
+template <typename Body>
+bb_error* guarded(const char* where, Body&& body) noexcept {
+  return plugin_util::guarded(g_plugin, where, std::forward<Body>(body));
+}
+
+template <typename T>
+void require_struct_size(const T* p, size_t needed, const std::string& where, const char* what) {
+  plugin_util::require_struct_size(kName, p, needed, where, what);
+}
+
+// llama_backend_init once per process, and llama.cpp's log lines routed to the host's log.
+void init_llama_once(const bb_host_api* host);
+
+bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_session** out);
+void session_destroy(bb_session* session);
+bb_error* session_decode(bb_session* session, bb_decode_args* args);
+bb_error* session_read_logits(bb_session* session, float* logits, int32_t n_vocab);
+bb_error* session_write_kv(bb_session* session, const bb_kv_write_args* args);
+bb_error* session_generate(bb_session* session, bb_generate_args* args);
+bb_error* session_get_metrics(bb_session* session, const bb_kv** kvs, size_t* n_kvs);
+
+}  // namespace bb::llama_cpp

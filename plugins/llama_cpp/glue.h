@@ -11,8 +11,10 @@
 
 struct bb_context {
   const bb_host_api* host = nullptr;
-  int32_t n_threads = 1;    // llama_context n_threads (the experiment's threads, else the host's)
-  int32_t flash_attn = -1;  // llama_flash_attn_type: backend option flash_attn: auto (-1), on (1), off (0)
+  int32_t n_threads = 1;  // llama_context n_threads (the experiment's threads, else the host's)
+  // llama_flash_attn_type, backend option flash_attn: off (0, the default: the oracle's setting, and the
+  // CPU kernel rounds Q to F16), on (1), auto (-1, llama.cpp's own default)
+  int32_t flash_attn = 0;
 };
 
 namespace bb::llama_cpp {

@@ -4,6 +4,7 @@
 // as small ggml graphs) are not built yet, so plan_create answers BB_UNSUPPORTED and the host skips
 // those cells, saying so.
 #include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -108,6 +109,14 @@ bb_error* get_build_info(const bb_kv** kvs, size_t* n_kvs) {
   });
 }
 
+// "auto" | "on" | "off" as a llama_flash_attn_type.
+int32_t flash_attn_of(const std::string& value, const std::string& what) {
+  if (value == "auto") return LLAMA_FLASH_ATTN_TYPE_AUTO;
+  if (value == "on" || value == "true") return LLAMA_FLASH_ATTN_TYPE_ENABLED;
+  if (value == "off" || value == "false") return LLAMA_FLASH_ATTN_TYPE_DISABLED;
+  invalid("context_create: " + what + " is \"" + value + "\"; use auto, on or off");
+}
+
 bb_error* context_create(const bb_context_args* args, bb_context** out) {
   return guarded("context_create", [&] {
     if (out == nullptr) invalid("context_create: out is NULL");
@@ -124,19 +133,16 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
     auto ctx = std::make_unique<bb_context>();
     ctx->host = g_host;
     ctx->n_threads = n;
+    // flash_attn: the backend option, else $BRICKBENCH_LLAMA_CPP_FLASH_ATTN, else off. (The host makes
+    // decode/generate sessions in a context of their own without the backend options, so today only
+    // the environment variable reaches them.)
+    if (const char* env = std::getenv("BRICKBENCH_LLAMA_CPP_FLASH_ATTN"); env != nullptr && *env != '\0')
+      ctx->flash_attn = flash_attn_of(env, "$BRICKBENCH_LLAMA_CPP_FLASH_ATTN");
     for (size_t i = 0; i < args->n_options; ++i) {
       const bb_kv& o = args->options[i];
-      const std::string key = o.key ? o.key : "", value = o.value ? o.value : "";
+      const std::string key = o.key ? o.key : "";
       if (key == "flash_attn") {
-        if (value == "auto") {
-          ctx->flash_attn = LLAMA_FLASH_ATTN_TYPE_AUTO;
-        } else if (value == "on" || value == "true") {
-          ctx->flash_attn = LLAMA_FLASH_ATTN_TYPE_ENABLED;
-        } else if (value == "off" || value == "false") {
-          ctx->flash_attn = LLAMA_FLASH_ATTN_TYPE_DISABLED;
-        } else {
-          invalid("context_create: backend option flash_attn is \"" + value + "\"; use auto, on or off");
-        }
+        ctx->flash_attn = flash_attn_of(o.value ? o.value : "", "backend option flash_attn");
       } else {  // the host's convention: backends ignore keys they do not know (e.g. model.ollama)
         log_line(g_host, BB_LOG_DEBUG,
                  "context: option \"" + key + "\" ignored (llama_cpp knows flash_attn)");

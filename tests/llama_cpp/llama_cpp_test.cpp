@@ -131,10 +131,10 @@ std::set<std::string> expect_sessions_equivalent(const RunOutcome& o) {
 }
 
 // At the synthetic 0.5B and 1.5B models (random weights, 24 and 28 layers) llama.cpp's own logits are
-// further from the float reference than the default decode act_q8 bound (NMSE 2e-3, which the oracle
-// measured on 2-layer models): 7.7e-3 and 1.4e-2 on 2026-12-04, top-1 1.0 (avx_bricks, with 8-bit
-// activations too, stays at 1.2e-3). So these two runs bound decode's NMSE at 5e-2, still far below
-// what a wrong KV row, RoPE position or head mapping gives (1e-1 and up); the README says so.
+// further from the float reference than the default decode act_q8 bound (NMSE 2e-3, measured by the
+// oracle on 2-layer models), as plugins/avx_bricks/README.md found for llama.cpp's activation scheme
+// on the same model (top-1 stays at 1). So these two runs bound decode's NMSE at 5e-2: still far below
+// what a wrong KV row, RoPE position or head mapping gives (1e-1 and up).
 const std::string kLooserDecode = "tolerances: {decode: {act_q8: {nmse: 5.0e-2}}}\n";
 
 TEST(LlamaCppEquivalence, Qwen05bDecodeAndGenerate) {

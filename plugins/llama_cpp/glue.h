@@ -48,6 +48,13 @@ void require_struct_size(const T* p, size_t needed, const std::string& where, co
 // llama_backend_init once per process, and llama.cpp's log lines routed to the host's log.
 void init_llama_once(const bb_host_api* host);
 
+// plans.cpp: gemv and rms_norm as ggml graphs.
+bb_error* plan_create(bb_context* ctx, const bb_plan_desc* desc, bb_plan** out);
+void plan_destroy(bb_plan* plan);
+bb_error* plan_write_inputs(bb_plan* plan, int32_t n_inputs, const bb_tensor* inputs);
+bb_error* plan_run(bb_plan* plan, bb_run_args* args);
+bb_error* plan_read_outputs(bb_plan* plan, int32_t n_outputs, bb_tensor* outputs);
+
 bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_session** out);
 void session_destroy(bb_session* session);
 bb_error* session_decode(bb_session* session, bb_decode_args* args);

@@ -1,8 +1,7 @@
 // llama_cpp: llama.cpp's own kernels (libllama + ggml, linked statically) as a brickbench backend.
 // This file is the function table, capabilities, build facts and contexts; session.cpp runs decode
-// and generate through libllama. Only sessions are offered: the per-brick plans (gemv, rms_norm, ...
-// as small ggml graphs) are not built yet, so plan_create answers BB_UNSUPPORTED and the host skips
-// those cells, saying so.
+// and generate through libllama, plans.cpp gemv and rms_norm as small ggml graphs. The other plan
+// bricks are not offered (not in the capability list), so the host skips those cells, saying so.
 #include <cstddef>
 #include <cstdlib>
 #include <cstring>
@@ -50,11 +49,20 @@ void forward_log(enum ggml_log_level level, const char* text, void* /*user_data*
 }
 
 const std::vector<bb_capability>& capabilities() {
-  static const std::vector<bb_capability> caps = {
-      // ggml's CPU kernels quantize the activations to 8 bits for quantized weights' dot products.
-      {sizeof(bb_capability), BB_OP_DECODE, BB_TYPE_ANY, BB_CAP_ACT_Q8 | BB_CAP_KV_F16},
-      {sizeof(bb_capability), BB_OP_GENERATE, BB_TYPE_ANY, BB_CAP_ACT_Q8 | BB_CAP_KV_F16},
-  };
+  static const std::vector<bb_capability> caps = [] {
+    std::vector<bb_capability> c;
+    auto add = [&](int32_t op, int32_t type, uint32_t flags) {
+      c.push_back(bb_capability{sizeof(bb_capability), op, type, flags});
+    };
+    // ggml's CPU kernels quantize the activations to 8 bits for quantized weights' dot products.
+    for (int32_t t : {BB_TYPE_Q4_K, BB_TYPE_Q5_0, BB_TYPE_Q6_K, BB_TYPE_Q8_0, BB_TYPE_Q4_0})
+      add(BB_OP_GEMV, t, BB_CAP_ACT_Q8);
+    for (int32_t t : {BB_TYPE_F32, BB_TYPE_F16}) add(BB_OP_GEMV, t, 0);
+    add(BB_OP_RMS_NORM, BB_TYPE_F32, 0);
+    add(BB_OP_DECODE, BB_TYPE_ANY, BB_CAP_ACT_Q8 | BB_CAP_KV_F16);
+    add(BB_OP_GENERATE, BB_TYPE_ANY, BB_CAP_ACT_Q8 | BB_CAP_KV_F16);
+    return c;
+  }();
   return caps;
 }
 
@@ -101,7 +109,9 @@ bb_error* get_build_info(const bb_kv** kvs, size_t* n_kvs) {
         {"compiler", kCompiler},
         {"threads",
          "llama_context n_threads: the experiment's threads, else the host's (default: all cores)"},
-        {"bricks", "decode, generate (libllama sessions); no per-brick plans yet"},
+        {"bricks",
+         "decode, generate (libllama sessions); gemv, rms_norm (ggml graphs on the host's tensors, "
+         "ggml's plain CPU kernels, no repacking)"},
         {"plugin_version", LLAMA_CPP_PLUGIN_VERSION},
     };
     *kvs = info.data();
@@ -155,32 +165,13 @@ bb_error* context_create(const bb_context_args* args, bb_context** out) {
 
 void context_destroy(bb_context* ctx) { delete ctx; }
 
-// No plans yet (issue 15 phase 1 offers decode and generate): every plan brick is BB_UNSUPPORTED.
-bb_error* plan_create(bb_context* /*ctx*/, const bb_plan_desc* desc, bb_plan** out) {
-  return guarded("plan_create", [&] {
-    if (out != nullptr) *out = nullptr;
-    unsupported(std::string("plan_create: ") + (desc ? plugin_util::op_name(desc->op) : "NULL desc") +
-                ": llama_cpp offers only the decode and generate sessions");
-  });
-}
-void plan_destroy(bb_plan* /*plan*/) {}
-bb_error* plan_write_inputs(bb_plan* /*plan*/, int32_t /*n_inputs*/, const bb_tensor* /*inputs*/) {
-  return guarded("plan_write_inputs", [] { invalid("plan_write_inputs: llama_cpp makes no plans"); });
-}
-bb_error* plan_run(bb_plan* /*plan*/, bb_run_args* /*args*/) {
-  return guarded("plan_run", [] { invalid("plan_run: llama_cpp makes no plans"); });
-}
-bb_error* plan_read_outputs(bb_plan* /*plan*/, int32_t /*n_outputs*/, bb_tensor* /*outputs*/) {
-  return guarded("plan_read_outputs", [] { invalid("plan_read_outputs: llama_cpp makes no plans"); });
-}
-
 const bb_plugin_api kApi = {
     sizeof(bb_plugin_api),
     BB_ABI_VERSION_MAJOR,
     BB_ABI_VERSION_MINOR,
     kName,
     LLAMA_CPP_PLUGIN_VERSION,
-    "llama.cpp's own kernels (libllama + ggml, " LLAMA_CPP_NPM_VERSION "), decode and generate sessions",
+    "llama.cpp's own kernels (libllama + ggml, " LLAMA_CPP_NPM_VERSION "): decode, generate, gemv, rms_norm",
     plugin_util::error_status,
     plugin_util::error_message,
     error_destroy,

@@ -2,8 +2,9 @@
 // `bench generate --check-against` on every oracle model (llama.cpp made those logits: with the
 // settings the oracle used it reproduces them, with the plugin's it stays within the README's bounds);
 // `bench run` with scalar_ref beside it at the real Qwen2.5-Coder 0.5B and 1.5B shapes, where its
-// decode and generate cells are compared with the reference (act_q8 class: ggml quantizes the
-// activations for quantized dot products) and the bricks it does not offer are skipped, saying so.
+// decode, generate, gemv (every weight type of the file) and rms_norm cells are compared with the
+// reference (act_q8 class where ggml quantizes the activations for quantized dot products) and the
+// bricks it does not offer are skipped, saying so.
 // Decode cells at two contexts interleave over one session: KV rows beyond a decoded position must
 // survive it (plugins/llama_cpp/session.cpp, arrange_history).
 #include <gmock/gmock.h>
@@ -43,7 +44,9 @@ TEST(LlamaCppPlugin, ListedWithLlamaCppsCommitAndFlags) {
   EXPECT_THAT(section, HasSubstr("-DGGML_NATIVE=ON"));
   EXPECT_THAT(section, HasSubstr("decode: any"));
   EXPECT_THAT(section, HasSubstr("generate: any"));
-  EXPECT_THAT(section, ::testing::Not(HasSubstr("gemv:")));  // no plans yet: not listed
+  EXPECT_THAT(section, HasSubstr("gemv: Q4_K[act_q8] Q5_0[act_q8] Q6_K[act_q8] Q8_0[act_q8]"));
+  EXPECT_THAT(section, HasSubstr("rms_norm: F32"));
+  EXPECT_THAT(section, ::testing::Not(HasSubstr("qkv:")));  // not offered: not listed
 }
 
 class LlamaCppOracle : public ::testing::TestWithParam<const char*> {};
@@ -97,19 +100,24 @@ RunOutcome run_config(const std::string& name, const std::string& model, const s
 
 const char* kBricks =
     "  - rms_norm\n"
+    "  - qkv\n"
     "  - {brick: gemv, type: all}\n"
     "  - {brick: decode, context: [64, 512]}\n"
     "  - {brick: generate, tokens: 4}\n";
 
-// Every llama_cpp session cell ran and passed against scalar_ref; every plan cell was skipped with
-// the reason. Returns the ids of the cells that ran.
-std::set<std::string> expect_sessions_equivalent(const RunOutcome& o) {
+bool offered(const std::string& brick) {
+  return brick == "decode" || brick == "generate" || brick == "gemv" || brick == "rms_norm";
+}
+
+// Every llama_cpp cell of a brick it offers ran and passed against scalar_ref; every other cell was
+// skipped with the reason. Returns the ids of the cells that ran.
+std::set<std::string> expect_equivalent(const RunOutcome& o) {
   EXPECT_EQ(o.exit_code, 0) << o.log;
   std::set<std::string> ran;
   for (const auto& c : o.result.cells) {
     if (c.backend != "llama_cpp") continue;
     SCOPED_TRACE(c.id + " (" + c.shape + ")");
-    if (c.brick != "decode" && c.brick != "generate") {
+    if (!offered(c.brick)) {
       EXPECT_EQ(c.status, CellStatus::Skipped) << c.status_reason;
       EXPECT_THAT(c.status_reason, HasSubstr("llama_cpp does not list"));
       continue;
@@ -120,14 +128,27 @@ std::set<std::string> expect_sessions_equivalent(const RunOutcome& o) {
     EXPECT_TRUE(c.equivalence.checked) << c.equivalence.note;
     EXPECT_TRUE(c.equivalence.pass) << c.equivalence.note;
     EXPECT_EQ(c.equivalence.non_finite, 0);
-    EXPECT_EQ(c.equivalence.tolerance_class, "act_q8");
-    EXPECT_TRUE(c.equivalence.top1.has_value());
-    std::printf("[equiv] %-14s nmse %.2e max_rel %.2e top1 %.3f\n", c.id.c_str(), c.equivalence.nmse,
-                c.equivalence.max_rel, c.equivalence.top1.value_or(-1));
+    // The host picks the class per op (any capability of the op with BB_CAP_ACT_Q8), so gemv.F32 and
+    // gemv.F16 are judged as act_q8 too, as avx_bricks' are.
+    EXPECT_EQ(c.equivalence.tolerance_class, c.brick == "rms_norm" ? "float" : "act_q8");
+    if (c.brick == "decode" || c.brick == "generate") {
+      EXPECT_TRUE(c.equivalence.top1.has_value());
+    }
+    std::printf("[equiv] %-14s %-7s nmse %.2e max_rel %.2e top1 %.3f\n", c.id.c_str(),
+                c.equivalence.tolerance_class.c_str(), c.equivalence.nmse, c.equivalence.max_rel,
+                c.equivalence.top1.value_or(-1));
   }
   for (const char* id : {"decode@64", "decode@512", "generate4@512"})
     EXPECT_TRUE(ran.count(id)) << id << " missing:\n" << o.log;
   return ran;
+}
+
+// The cells that must have run: the GEMV types of the file at its shapes (a Q4_K_M file of the 0.5B
+// shape has Q5_0/Q8_0 rows of 896 and Q4_K/Q6_K in ffn_down; the 1.5B's 1536-wide rows are Q4_K/Q6_K)
+// and rms_norm.
+void expect_ran(const std::set<std::string>& ran, std::initializer_list<const char*> ids,
+                const std::string& log) {
+  for (const char* id : ids) EXPECT_TRUE(ran.count(id)) << id << " missing:\n" << log;
 }
 
 // At the synthetic 0.5B and 1.5B models (random weights, 24 and 28 layers) llama.cpp's own logits are
@@ -137,22 +158,39 @@ std::set<std::string> expect_sessions_equivalent(const RunOutcome& o) {
 // what a wrong KV row, RoPE position or head mapping gives (1e-1 and up).
 const std::string kLooserDecode = "tolerances: {decode: {act_q8: {nmse: 5.0e-2}}}\n";
 
-TEST(LlamaCppEquivalence, Qwen05bDecodeAndGenerate) {
-  expect_sessions_equivalent(run_config("llama-equiv-0.5b",
-                                        "{synthetic: {model: qwen2.5-coder-0.5b, quant: q4_k_m, seed: 1}}",
-                                        kLooserDecode, kBricks));
+TEST(LlamaCppEquivalence, Qwen05bEveryOfferedBrick) {
+  const auto o =
+      run_config("llama-equiv-0.5b", "{synthetic: {model: qwen2.5-coder-0.5b, quant: q4_k_m, seed: 1}}",
+                 kLooserDecode, kBricks);
+  expect_ran(expect_equivalent(o), {"gemv.Q4_K", "gemv.Q5_0", "gemv.Q6_K", "gemv.Q8_0", "rms_norm"}, o.log);
 }
 
-TEST(LlamaCppEquivalence, Qwen15bDecodeAndGenerate) {
-  expect_sessions_equivalent(run_config("llama-equiv-1.5b",
-                                        "{synthetic: {model: qwen2.5-coder-1.5b, quant: q4_k_m, seed: 1}}",
-                                        kLooserDecode, kBricks));
+TEST(LlamaCppEquivalence, Qwen15bEveryOfferedBrick) {
+  const auto o =
+      run_config("llama-equiv-1.5b", "{synthetic: {model: qwen2.5-coder-1.5b, quant: q4_k_m, seed: 1}}",
+                 kLooserDecode, kBricks);
+  expect_ran(expect_equivalent(o), {"gemv.Q4_K", "gemv.Q6_K", "rms_norm"}, o.log);
 }
 
 // The default tolerances hold on the smoke config's model (the oracle's tiny-b Q4_K_M).
 TEST(LlamaCppEquivalence, DefaultBoundsOnTheSmokeModel) {
-  expect_sessions_equivalent(
-      run_config("llama-equiv-tiny-b", "{gguf: " + kOracle + "tiny-b-q4_k_m.gguf}", "", kBricks));
+  const auto o = run_config("llama-equiv-tiny-b", "{gguf: " + kOracle + "tiny-b-q4_k_m.gguf}", "", kBricks);
+  expect_ran(expect_equivalent(o), {"gemv.Q4_K", "gemv.Q5_0", "gemv.Q6_K", "gemv.Q8_0", "rms_norm"}, o.log);
+}
+
+// F16 and F32 matrices (float activations for F32; ggml rounds x to F16 for F16 weights) and Q4_0
+// (not in a Q4_K_M file), on the oracle's models.
+TEST(LlamaCppEquivalence, OracleModelsGemvsF16F32Q4_0) {
+  const std::pair<const char*, const char*> cases[] = {
+      {"tiny-a-f16", "gemv.F16"}, {"tiny-b-f32", "gemv.F32"}, {"tiny-a-q4_0", "gemv.Q4_0"}};
+  for (const auto& [m, gemv] : cases) {
+    SCOPED_TRACE(m);
+    const auto o =
+        run_config(std::string("llama-oracle-") + m, "{gguf: " + kOracle + m + ".gguf}", "",
+                   "  - rms_norm\n  - {brick: gemv, type: all}\n  - {brick: decode, context: [64, 512]}\n"
+                   "  - {brick: generate, tokens: 4}\n");
+    expect_ran(expect_equivalent(o), {gemv, "rms_norm"}, o.log);
+  }
 }
 
 // Flash attention on (V not transposed in llama.cpp's cache: the other layout of its sequence
@@ -162,7 +200,7 @@ TEST(LlamaCppEquivalence, FlashAttentionOnOneThreadFloatModel) {
   bb::test::ScopedEnv fa("BRICKBENCH_LLAMA_CPP_FLASH_ATTN", std::string("on"));
   const auto o = run_config("llama-equiv-fa-on", "{gguf: " + kOracle + "tiny-b-f32.gguf}", "threads: 1\n",
                             "  - {brick: decode, context: [64, 512]}\n  - {brick: generate, tokens: 4}\n");
-  expect_sessions_equivalent(o);
+  expect_equivalent(o);
   for (const auto& c : o.result.cells) {
     if (c.backend != "llama_cpp" || c.brick != "decode") continue;
     const std::map<std::string, std::string> engine(c.engine.begin(), c.engine.end());

@@ -35,7 +35,9 @@ struct bb_session {
   std::string path;
   int32_t n_vocab = 0, n_ctx = 0, n_layer = 0, kv_width = 0, n_batch = 0;
   int32_t kv_type = BB_TYPE_F32;
-  std::vector<float> logits;
+  // The last token's logits in llama.cpp's own output buffer (valid until the next llama_decode): read
+  // in place by generate's argmax, copied out only by session_read_logits or a decode's args->logits.
+  const float* logits = nullptr;
   bool has_logits = false;
   // The state layout (learnt at session_create) and the host's KV rows not yet handed to libllama.
   uint32_t state_magic = 0, v_trans = 0;
@@ -156,8 +158,8 @@ void arrange_history(bb_session& s, int32_t pos) {
 }
 
 // Decodes tokens[0..n) at positions pos..pos+n-1 (in batches of n_batch) on the history 0..pos-1;
-// repeats at one position are idempotent, as the ABI asks. The logits of the last token are copied
-// to s.logits.
+// repeats at one position are idempotent, as the ABI asks. The logits of the last token stay where
+// llama.cpp put them (s.logits).
 void decode_tokens(bb_session& s, const int32_t* tokens, int32_t n, int32_t pos) {
   s.has_logits = false;
   arrange_history(s, pos);
@@ -183,7 +185,7 @@ void decode_tokens(bb_session& s, const int32_t* tokens, int32_t n, int32_t pos)
   }
   const float* l = llama_get_logits_ith(s.lctx, -1);
   if (l == nullptr) internal("decode: llama_get_logits_ith returned NULL");
-  std::memcpy(s.logits.data(), l, static_cast<size_t>(s.n_vocab) * sizeof(float));
+  s.logits = l;
   s.has_logits = true;
 }
 
@@ -251,6 +253,7 @@ void learn_state_layout(bb_session& s) {
   if (s.k_ggml_type != want || s.v_ggml_type != want) Reader::fail("cache types");
   if (!r.done()) Reader::fail("bytes after the last layer");
   llama_memory_seq_rm(llama_get_memory(s.lctx), kSeq, -1, -1);
+  s.has_logits = false;  // the probe token's logits are no decode of the host's
 }
 
 class Writer {
@@ -404,7 +407,6 @@ bb_error* session_create(bb_context* ctx, const bb_session_desc* desc, bb_sessio
                                            std::to_string(s.n_ctx) + " positions (its log above says why)");
     s.batch = llama_batch_init(s.n_batch, 0, 1);
     s.has_batch = true;
-    s.logits.assign(static_cast<size_t>(s.n_vocab), 0.0f);
     learn_state_layout(s);
     s.k_rows.assign(static_cast<size_t>(s.n_layer), {});
     s.v_rows.assign(static_cast<size_t>(s.n_layer), {});
@@ -435,8 +437,7 @@ bb_error* session_decode(bb_session* session, bb_decode_args* args) {
       invalid("decode: iterations " + std::to_string(args->iterations) + " must be >= 1");
     if (s.kv_dirty) apply_kv_history(s);
     for (int64_t i = 0; i < args->iterations; ++i) decode_tokens(s, &args->token, 1, args->pos);
-    if (args->logits != nullptr)
-      std::memcpy(args->logits, s.logits.data(), static_cast<size_t>(s.n_vocab) * 4);
+    if (args->logits != nullptr) std::memcpy(args->logits, s.logits, static_cast<size_t>(s.n_vocab) * 4);
   });
 }
 
@@ -448,7 +449,7 @@ bb_error* session_read_logits(bb_session* session, float* logits, int32_t n_voca
       invalid("session_read_logits: n_vocab " + std::to_string(n_vocab) + " but the model has " +
               std::to_string(session->n_vocab));
     if (!session->has_logits) invalid("session_read_logits: no successful decode yet");
-    std::memcpy(logits, session->logits.data(), static_cast<size_t>(n_vocab) * 4);
+    std::memcpy(logits, session->logits, static_cast<size_t>(n_vocab) * 4);
   });
 }
 
@@ -510,7 +511,7 @@ bb_error* session_generate(bb_session* session, bb_generate_args* args) {
     decode_tokens(s, args->prompt, args->n_prompt, pos);
     pos += args->n_prompt;
     for (int32_t i = 0; i < args->n_generate; ++i) {
-      const int32_t token = argmax(s.logits.data(), s.n_vocab);
+      const int32_t token = argmax(s.logits, s.n_vocab);
       args->tokens_out[i] = token;
       if (i + 1 < args->n_generate) decode_tokens(s, &token, 1, pos++);
     }

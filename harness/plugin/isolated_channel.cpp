@@ -15,12 +15,27 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <set>
 #include <thread>
 
 extern char** environ;
 
 namespace bb::plugin {
 namespace {
+
+std::mutex g_hosts_mutex;
+std::set<pid_t>& live_hosts() {
+  static std::set<pid_t> hosts;
+  return hosts;
+}
+void note_host(pid_t pid, bool alive) {
+  const std::lock_guard<std::mutex> lock(g_hosts_mutex);
+  if (alive)
+    live_hosts().insert(pid);
+  else
+    live_hosts().erase(pid);
+}
 
 using Clock = std::chrono::steady_clock;
 
@@ -99,11 +114,18 @@ bool IsolatedChannel::spawn(const std::string& plugin_path) {
   }
   pid_ = pid;
   fd_ = sv[0];
+  note_host(pid_, true);
   return true;
+}
+
+std::vector<pid_t> live_plugin_host_pids() {
+  const std::lock_guard<std::mutex> lock(g_hosts_mutex);
+  return {live_hosts().begin(), live_hosts().end()};
 }
 
 void IsolatedChannel::reap(bool kill_first) {
   if (pid_ <= 0) return;
+  note_host(pid_, false);
   if (kill_first) ::kill(pid_, SIGKILL);
   int status = 0;
   // A child that closed its socket exits at once; one that does not within a second is killed.

@@ -20,6 +20,10 @@ namespace bb::plugin {
 // The memory limit used when IsolateOptions::memory_limit_mib is 0: 3/4 of physical memory.
 int64_t default_isolate_memory_limit_mib();
 
+// The plugin hosts alive now (every IsolatedChannel's child between spawn and reap), for the
+// interference sentinel (run/host_load.h), which counts their CPU time as the run's own.
+std::vector<pid_t> live_plugin_host_pids();
+
 // The child process and the socket to it: one call at a time, each under the watchdog.
 class IsolatedChannel {
  public:

@@ -367,6 +367,19 @@ DiffResult diff_results(const RunResult& base, const RunResult& next, const Diff
   }
   for (auto& s : d.backends) s.geomean_ratio = s.compared ? std::exp(log_sum[s.backend] / s.compared) : kNaN;
   d.warnings = setup_differences(base, next);
+  // Cells the interference sentinel flagged (run/host_load.h): their change may be the machine's.
+  for (const auto& [run, label] : {std::pair{&base, &d.base_label}, std::pair{&next, &d.new_label}}) {
+    int read = 0, flagged = 0;
+    for (const Cell& c : run->cells)
+      if (c.interference) {
+        ++read;
+        flagged += c.interference->flagged ? 1 : 0;
+      }
+    if (flagged > 0)
+      d.warnings.push_back(*label + ": " + std::to_string(flagged) + " of " + std::to_string(read) +
+                           " cells were measured under interference (other processes busy beside the run): "
+                           "their changes may be the machine's; rerun on a quiet machine");
+  }
   // Most cells moving together, each by about as much, is what a change of the machine looks like
   // (clock frequency, other processes' load): measured on the development machine, A/A pairs taken
   // minutes apart had every cell of both backends 4-5% slower at once. Verdicts stay as they are; the

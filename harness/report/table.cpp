@@ -14,6 +14,9 @@ bool has_samples(const Cell& c) { return c.stats.n > 0 && std::isfinite(c.stats.
 
 bool is_token_brick(const Cell& c) { return c.brick == "decode" || c.brick == "generate"; }
 
+// The interference sentinel flagged the cell (run/host_load.h).
+bool interfered(const Cell& c) { return c.interference && c.interference->flagged; }
+
 std::string gap_text(double gap) {
   const int decimals = gap < 10 ? 2 : (gap < 100 ? 1 : 0);
   std::string s = "x";
@@ -117,7 +120,8 @@ SummaryTable summary_table(const RunResult& r) {
   for (size_t i : table_order(r)) {
     const Cell& c = r.cells[i];
     t.rows.push_back({c.id, c.backend, median_text(c), median_ci_text(c), cv_text(c), gbps_text(c),
-                      ceiling_text(c), budget_text(c), equivalence_text(c), cell_status_name(c.status)});
+                      ceiling_text(c), budget_text(c), equivalence_text(c),
+                      std::string(cell_status_name(c.status)) + (interfered(c) ? " !" : "")});
   }
   return t;
 }
@@ -203,6 +207,19 @@ std::vector<std::string> cell_notes(const RunResult& r) {
       std::string line = prefix;
       line.append(cell_status_name(c.status));
       if (!c.status_reason.empty()) line.append(": ").append(c.status_reason);
+      out.push_back(std::move(line));
+    }
+    if (interfered(c)) {
+      const Interference& x = *c.interference;
+      std::string line = prefix;
+      line.append("! measured under interference: other processes used ")
+          .append(fixed(x.other_cores, 1))
+          .append(" of ")
+          .append(std::to_string(x.cpus))
+          .append(" cores");
+      if (x.steal_fraction > 0.005)
+        line.append(", the hypervisor took ").append(fixed(100 * x.steal_fraction, 0)).append("%");
+      line.append(" during its ").append(format_duration(x.window_s)).append(" of sampling");
       out.push_back(std::move(line));
     }
     const Equivalence& e = c.equivalence;

@@ -185,6 +185,17 @@ void write_cell(Writer& w, const Cell& c) {
   w.EndObject();
 
   if (!c.engine.empty()) w.Key("engine"), key_values(w, c.engine);  // absent: the backend said nothing
+  if (c.interference) {                                             // absent: not read
+    const Interference& i = *c.interference;
+    w.Key("interference");
+    w.StartObject();
+    w.Key("window_s"), num(w, i.window_s);
+    w.Key("other_cores"), num(w, i.other_cores);
+    w.Key("steal_fraction"), num(w, i.steal_fraction);
+    w.Key("cpus"), w.Int(i.cpus);
+    w.Key("flagged"), w.Bool(i.flagged);
+    w.EndObject();
+  }
   w.EndObject();
 }
 
@@ -574,6 +585,16 @@ Cell read_cell(const ObjectReader& o) {
   c.equivalence.tol_top1 = e.opt_num("tol_top1");
   c.equivalence.note = e.str("note");
   if (o.has("engine")) c.engine = o.key_values("engine", false);
+  if (o.has("interference")) {  // since 2026-12-04
+    const ObjectReader x = o.object("interference");
+    Interference i;
+    i.window_s = x.num("window_s");
+    i.other_cores = x.num("other_cores");
+    i.steal_fraction = x.num("steal_fraction");
+    i.cpus = x.i32("cpus");
+    i.flagged = x.boolean("flagged");
+    c.interference = i;
+  }
   return c;
 }
 

@@ -60,6 +60,16 @@ struct Budget {
   bool graded = true;  // false for reference-only backends
 };
 
+// What else used the machine while a cell was measured: the interference sentinel's reading
+// (run/host_load.h), from before the cell's first slice of sampling to after its last.
+struct Interference {
+  double window_s = 0;        // wall time of that window
+  double other_cores = 0;     // other processes' mean CPU use in it, in cores (busy - this run's own)
+  double steal_fraction = 0;  // time the hypervisor took from this VM, a fraction of window x cpus
+  int32_t cpus = 0;           // CPUs /proc/stat counts
+  bool flagged = false;       // run::interfered (host_load.h): the cell was measured under interference
+};
+
 struct Cell {
   std::string id;     // "qkv", "attention@512", "gemv.Q4_K", "decode@512", "generate64@512"
   std::string brick;  // brick name
@@ -86,6 +96,8 @@ struct Cell {
   // CUDA graph) its session reported once after the check run, keys and values as given; empty
   // when it reported none.
   KeyValues engine;
+  // nullopt: not read (no /proc/stat on this machine, or the cell was never sampled)
+  std::optional<Interference> interference;
 };
 
 struct PluginRecord {

@@ -1,6 +1,7 @@
 #include "run/cell_execution.h"
 
 #include "plugin/registry.h"
+#include "run/host_load.h"
 
 namespace bb::run {
 
@@ -23,9 +24,19 @@ std::vector<CellRunner*> prepare_cells(CellPlan& plan, CellWorkloads& w, const P
 bool sample_cells(const std::vector<CellRunner*>& runnable, uint64_t seed, measure::SchedulingOrder order,
                   double progress_interval_s, const ProgressSink& say, const CellFinished& finished) {
   measure::InterleavedScheduler scheduler(runnable.size(), seed, order);
+  // The interference sentinel: a reading after every slice; each cell's window opens at the reading
+  // before its first slice and closes at the one after its last.
+  const HostLoad host;
+  std::optional<HostReading> last = host.read();
+  std::vector<std::optional<HostReading>> opened(runnable.size());
+  auto close_window = [&](size_t i) {
+    if (opened[i] && last) runnable[i]->result.interference = interference_between(*opened[i], *last);
+  };
   size_t n_finished = 0;
-  auto finish = [&](CellRunner& c, bool interrupted) {
+  auto finish = [&](size_t i, bool interrupted) {
+    CellRunner& c = *runnable[i];
     c.record_measurement(interrupted);
+    close_window(i);
     ++n_finished;
     say(c.finished_line(n_finished, runnable.size()));
     finished(c, true);
@@ -38,18 +49,22 @@ bool sample_cells(const std::vector<CellRunner*>& runnable, uint64_t seed, measu
         break;
       }
       CellRunner& c = *runnable[i];
+      if (!opened[i]) opened[i] = last;
       try {
         c.sample_for(kSliceSeconds);
       } catch (const std::exception& ex) {
+        last = host.read();
         scheduler.mark_done(i);
         c.fail_sampling(ex.what(), say);
+        close_window(i);
         ++n_finished;
         finished(c, false);
         continue;
       }
+      last = host.read();
       if (c.sampling_done()) {
         scheduler.mark_done(i);
-        finish(c, false);
+        finish(i, false);
       } else if (const std::string line = c.progress_line(progress_interval_s); !line.empty()) {
         say(line);
       }
@@ -57,7 +72,7 @@ bool sample_cells(const std::vector<CellRunner*>& runnable, uint64_t seed, measu
   }
   if (!interrupted && !plugin::cancel_requested()) return false;
   for (size_t i = 0; i < runnable.size(); ++i)
-    if (!scheduler.is_done(i) && runnable[i]->has_sampler()) finish(*runnable[i], true);
+    if (!scheduler.is_done(i) && runnable[i]->has_sampler()) finish(i, true);
   return true;
 }
 

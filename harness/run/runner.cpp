@@ -10,6 +10,7 @@
 #include "run/cell_plan.h"
 #include "run/cell_runner.h"
 #include "run/environment.h"
+#include "run/host_load.h"
 #include "run/model_record.h"
 #include "run/peers.h"
 #include "run/result_sink.h"
@@ -93,6 +94,10 @@ report::RunResult run_experiment(const config::Experiment& e, const RunOptions& 
   if (interrupted)
     for (CellRunner* c : mark_unprepared_interrupted(plan)) sink.store(c->result_index, c->result);
 
+  if (const std::string w = interference_warning(r.cells); !w.empty()) {
+    r.warnings.push_back(w);
+    say("WARNING: " + w);
+  }
   decide_verdicts(plan, workloads, e, say);
   for (auto& c : plan.cells) sink.store(c->result_index, c->result);
   r.state = interrupted ? "interrupted" : "complete";

@@ -15,6 +15,16 @@ std::string percent(double fraction) {
   return buf;
 }
 
+// "UNSTABLE in NEW" when a side of the diff's cell never reached its CV target, else "".
+std::string unsettled_side(const rapidjson::Value& cell) {
+  std::string found;
+  for (const auto& [key, side] : {std::pair{"status_base", " in BASE"}, std::pair{"status_new", " in NEW"}}) {
+    const std::string status = cell[key].GetString();
+    if (status == "UNSTABLE" || status == "CAPPED_SLOW") found = status + side;
+  }
+  return found;
+}
+
 }  // namespace
 
 std::string PairReading::summary() const {
@@ -26,6 +36,10 @@ std::string PairReading::summary() const {
   if (!flagged.empty()) {
     s += "; flagged:";
     for (const auto& f : flagged) s += " [" + f + "]";
+  }
+  if (!flagged_unsettled.empty()) {
+    s += "; flagged, not counted (the cell did not converge):";
+    for (const auto& f : flagged_unsettled) s += " [" + f + "]";
   }
   return s;
 }
@@ -42,19 +56,21 @@ PairReading read_pair(const rapidjson::Value& diff, std::string label, const std
     if (id == target_id && backend == target_backend) {
       r.target = verdict;
       r.target_ratio = compared ? c["ratio"].GetDouble() : 0;
-      for (const auto& [key, side] :
-           {std::pair{"status_base", " in BASE"}, std::pair{"status_new", " in NEW"}}) {
-        const std::string status = c[key].GetString();
-        if (status == "UNSTABLE" || status == "CAPPED_SLOW") r.target_unsettled = status + side;
-      }
+      r.target_unsettled = unsettled_side(c);
       continue;
     }
     if (!compared || !c["gates"].GetBool()) continue;  // the bandwidth probe measures the machine
     const double ratio = c["ratio"].GetDouble();
     ratios.push_back(ratio);
     r.spread += std::fabs(ratio - 1) > tol.spread;
-    if (verdict == "slower" || verdict == "faster")
-      r.flagged.push_back(id + " on " + backend + " " + verdict + " " + percent(ratio - 1));
+    if (verdict == "slower" || verdict == "faster") {
+      const std::string flag = id + " on " + backend + " " + verdict + " " + percent(ratio - 1);
+      const std::string unsettled = unsettled_side(c);
+      if (unsettled.empty())
+        r.flagged.push_back(flag);
+      else
+        r.flagged_unsettled.push_back(flag + ", " + unsettled);
+    }
   }
   r.cells = static_cast<int>(ratios.size());
   r.host_change = ratios.empty() ? 0.0 : measure::median(ratios) - 1;

@@ -268,6 +268,23 @@ TEST(BenchDiff, WarnsWhenMostCellsMoveTogether) {
   EXPECT_TRUE(diff_results(run_with(a), run_with(b)).warnings.empty());
 }
 
+TEST(BenchDiff, WarnsOfCellsMeasuredUnderInterference) {
+  std::vector<Cell> a, b;
+  for (int i = 0; i < 3; ++i) {
+    a.push_back(cell("c" + std::to_string(i), "b", timings(1, 0.005, 40, 30 + i)));
+    b.push_back(cell("c" + std::to_string(i), "b", timings(1, 0.005, 40, 40 + i)));
+    a.back().interference = Interference{.window_s = 1, .other_cores = 0.1, .cpus = 2};
+    b.back().interference = Interference{.window_s = 1, .other_cores = i == 0 ? 1.4 : 0.1, .cpus = 2};
+  }
+  b[0].interference->flagged = true;
+  const DiffResult d = diff_results(run_with(a), run_with(b), {}, "base.json", "new.json");
+  ASSERT_EQ(d.warnings.size(), 1u) << ::testing::PrintToString(d.warnings);
+  EXPECT_THAT(d.warnings[0], HasSubstr("new.json: 1 of 3 cells were measured under interference"));
+  EXPECT_EQ(d.count(DiffVerdict::Same), 3);  // the verdicts are the data's
+  b[0].interference->flagged = false;
+  EXPECT_TRUE(diff_results(run_with(a), run_with(b)).warnings.empty());
+}
+
 TEST(BenchDiff, GeometricMeanPerBackend) {
   const auto base =
       run_with({cell("qkv", "x", timings(100, 0.001, 30, 1)), cell("ffn", "x", timings(100, 0.001, 30, 2)),

@@ -180,7 +180,10 @@ TEST_F(BenchRun, ASessionWhoseMetricsFailStillMeasuresItsDecodeCell) {
   EXPECT_FALSE(dec->samples.empty()) << report::cell_status_name(dec->status) << ": " << dec->status_reason;
   EXPECT_TRUE(dec->equivalence.pass) << dec->equivalence.note;
   EXPECT_TRUE(dec->engine.empty());
-  EXPECT_TRUE(result.warnings.empty()) << ::testing::PrintToString(result.warnings);
+  // No warning of the engine's failure (the interference sentinel may warn of a busy machine).
+  std::vector<std::string> others = result.warnings;
+  std::erase_if(others, [](const std::string& w) { return w.rfind("other processes used ", 0) == 0; });
+  EXPECT_TRUE(others.empty()) << ::testing::PrintToString(result.warnings);
 }
 
 TEST_F(BenchRun, ATwiceSlowerBackendMissesItsBudgetAndCiExitsOne) {

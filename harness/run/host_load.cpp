@@ -5,11 +5,11 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdio>
 #include <fstream>
 #include <sstream>
 
 #include "plugin/isolated_channel.h"
+#include "run/text.h"
 
 namespace bb::run {
 namespace {
@@ -30,12 +30,6 @@ double own_process_cpu() {
   timespec ts{};
   if (::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
   return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-std::string fixed1(double x) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f", x);
-  return buf;
 }
 
 }  // namespace
@@ -140,8 +134,9 @@ std::string interference_warning(const std::vector<report::Cell>& cells) {
     cpus = std::max(cpus, c.interference->cpus);
   }
   if (flagged == 0) return "";
-  return "other processes used " + fixed1(other_sum / flagged) + " of " + std::to_string(cpus) +
-         " cores (mean) while " + std::to_string(flagged) + " of " + std::to_string(read) +
+  return "other processes used " + printf_number("%.1f", other_sum / flagged) + " of " +
+         std::to_string(cpus) + " cores (mean) while " + std::to_string(flagged) + " of " +
+         std::to_string(read) +
          " cells were measured (marked '!' in the table): their medians may be slower than this machine "
          "gives alone; run again on a quiet machine before trusting them";
 }
